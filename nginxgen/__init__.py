@@ -1,0 +1,3 @@
+"""nginxgen: startup-safe nginx reverse-proxy configuration from declarative environment files."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,217 @@
+"""The `nginxgen` command: thin typer commands over the library; the only module that prints.
+
+Exit codes: 0 ok · 1 findings (drift, lint, `nginx -t` failed) · 2 invalid input or usage ·
+3 unexpected bug (traceback only with `--debug`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from nginxgen.errors import ConfigError, NginxgenError
+
+if TYPE_CHECKING:
+    from nginxgen.models import Settings
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INVALID, EXIT_BUG = 0, 1, 2, 3
+
+app = typer.Typer(
+    name="nginxgen",
+    help="Generate startup-safe nginx reverse-proxy configuration from environment files.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+# Set by the `--debug` option of the callback, read by the error boundary.
+_debug = False
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def _error(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def handled(command: Command) -> Command:
+    """Run a command inside the one error boundary: user errors exit 2 (or their code), bugs 3."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except NginxgenError as error:
+            _error(f"nginxgen: {error}" if not isinstance(error, ConfigError) else str(error))
+            raise typer.Exit(code=error.exit_code) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as error:
+            if _debug:
+                raise
+            _error(
+                f"nginxgen: internal error: {type(error).__name__}: {error}\n"
+                "This is a bug in nginxgen; run again with --debug for the traceback."
+            )
+            raise typer.Exit(code=EXIT_BUG) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+SettingsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--settings",
+        help="Settings file [default: ./nginxgen.yaml if present]",
+        dir_okay=False,
+    ),
+]
+EnvironmentsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--environments",
+        "-e",
+        help="Directory of environment files [default: from settings, environments/]",
+        file_okay=False,
+    ),
+]
+
+
+@app.callback()
+def _main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+    ] = False,
+) -> None:
+    global _debug
+    _debug = debug
+
+
+def _project(settings_file: Path | None, environments: Path | None) -> tuple[Settings, Path]:
+    from nginxgen.loader import load_settings
+
+    settings = load_settings(settings_file)
+    return settings, environments or Path(settings.environments)
+
+
+@app.command()
+@handled
+def render(
+    environments: EnvironmentsOption = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="File to write [default: from settings, out/nginx-ssl.conf]"
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; exit 1 with a diff if the file is stale."),
+    ] = False,
+    settings_file: SettingsOption = None,
+) -> None:
+    """Render every environment into one conf.d file, written atomically after it checks out."""
+    from nginxgen.generate import generate
+    from nginxgen.loader import display_path
+    from nginxgen.output import drift, write_atomic
+
+    settings, directory = _project(settings_file, environments)
+    target = output or Path(settings.output)
+    generated = generate(directory, settings)
+    if not check:
+        write_atomic(target, generated.text)
+        names = ", ".join(env.name for env in generated.plan.environments)
+        typer.echo(f"wrote {display_path(target)} ({names})")
+        return
+    result = drift(target, generated.text, display_path(target))
+    if result.clean:
+        typer.echo(f"{result.path} is up to date")
+        return
+    if not result.exists:
+        typer.echo(f"{result.path} is missing; run `nginxgen render`")
+    else:
+        typer.echo(result.diff, nl=False)
+        typer.echo(f"{result.path} is stale; run `nginxgen render` and commit the result")
+    raise typer.Exit(code=EXIT_FINDINGS)
+
+
+@app.command()
+@handled
+def validate(
+    environments: EnvironmentsOption = None,
+    settings_file: SettingsOption = None,
+    output_format: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.text,
+) -> None:
+    """Validate the environment files (and nginxgen.yaml) without rendering anything."""
+    from nginxgen.loader import load_environments
+    from nginxgen.plan import build_plan
+
+    try:
+        settings, directory = _project(settings_file, environments)
+        loaded = load_environments(directory)
+        build_plan(loaded, settings)
+    except ConfigError as error:
+        if output_format is OutputFormat.json:
+            problems = [problem.__dict__ for problem in error.problems]
+            typer.echo(json.dumps({"valid": False, "problems": problems}, indent=2))
+            raise typer.Exit(code=EXIT_INVALID) from None
+        raise
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps({"valid": True, "problems": []}, indent=2))
+    else:
+        typer.echo(f"{len(loaded)} environment(s) valid: " + ", ".join(e.name for e in loaded))
+
+
+@app.command()
+@handled
+def new(
+    name: Annotated[str, typer.Argument(help="Environment name; becomes NAME.yaml")],
+    domain: Annotated[
+        list[str],
+        typer.Option("--domain", help="Domain to serve; repeat for more; first is primary"),
+    ],
+    service: Annotated[str, typer.Option("--service", help="HOST:PORT of the container")],
+    environments: EnvironmentsOption = None,
+    settings_file: SettingsOption = None,
+) -> None:
+    """Create environments/NAME.yaml that validates and renders beside the existing ones."""
+    from nginxgen.loader import display_path
+    from nginxgen.output import write_atomic
+    from nginxgen.scaffold import new_environment
+
+    settings, directory = _project(settings_file, environments)
+    path, text = new_environment(name, domain, service, directory, settings)
+    write_atomic(path, text)
+    typer.echo(f"wrote {display_path(path)}; run `nginxgen render` to regenerate the output")
+
+
+class SchemaKind(StrEnum):
+    environment = "environment"
+    settings = "settings"
+
+
+@app.command()
+@handled
+def schema(
+    kind: Annotated[SchemaKind, typer.Argument(help="Which file")] = SchemaKind.environment,
+) -> None:
+    """Print the JSON Schema of the environment file (or nginxgen.yaml) for editors."""
+    from nginxgen.models import Environment, Settings
+
+    model = Environment if kind is SchemaKind.environment else Settings
+    typer.echo(json.dumps(model.model_json_schema(), indent=2, sort_keys=True))
+
+
+def main() -> None:
+    app()

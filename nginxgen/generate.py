@@ -1,0 +1,31 @@
+"""The whole pipeline up to text: load → plan → render → self-check. Writes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from nginxgen.loader import LoadedEnvironment, load_environments
+from nginxgen.models import Settings
+from nginxgen.plan import Plan, build_plan
+from nginxgen.render import render
+from nginxgen.selfcheck import check_output
+
+
+@dataclass(frozen=True)
+class Generated:
+    environments: tuple[LoadedEnvironment, ...]
+    plan: Plan
+    text: str
+
+
+def generate_from(environments: list[LoadedEnvironment], settings: Settings) -> Generated:
+    plan = build_plan(environments, settings)
+    text = render(plan)
+    check_output(text)
+    return Generated(tuple(environments), plan, text)
+
+
+def generate(directory: Path, settings: Settings) -> Generated:
+    """Validated, rendered and self-checked output for every environment file in `directory`."""
+    return generate_from(load_environments(directory), settings)
