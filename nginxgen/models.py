@@ -152,6 +152,16 @@ class Environment(StrictModel):
         return self.domains[0]
 
 
+class CheckSettings(StrictModel):
+    """The `check:` section of `nginxgen.yaml`: how `nginxgen check` runs nginx."""
+
+    image: str | None = Field(
+        default=None,
+        min_length=1,
+        description="nginx image for `nginxgen check` [default: nginx:stable]",
+    )
+
+
 class Settings(StrictModel):
     """`nginxgen.yaml`: settings shared by every environment; every key has a default."""
 
@@ -162,4 +172,7 @@ class Settings(StrictModel):
     )
     nginx_version: NginxVersion = Field(
         default="1.26", description="the nginx the output targets, e.g. '1.26'"
+    )
+    check: CheckSettings = Field(
+        default_factory=CheckSettings, description="how `nginxgen check` runs nginx"
     )
