@@ -213,5 +213,44 @@ def schema(
     typer.echo(json.dumps(model.model_json_schema(), indent=2, sort_keys=True))
 
 
+class LintFormat(StrEnum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+@app.command()
+@handled
+def lint(
+    paths: Annotated[
+        list[str],
+        typer.Argument(help="nginx.conf, conf.d files or directories; - reads `nginx -T` output"),
+    ],
+    output_format: Annotated[LintFormat, typer.Option("--format")] = LintFormat.text,
+    select: Annotated[
+        list[str] | None, typer.Option("--select", help="Only these rules: codes or names, a,b")
+    ] = None,
+    ignore: Annotated[
+        list[str] | None, typer.Option("--ignore", help="Skip these rules: codes or names, a,b")
+    ] = None,
+    nginx_version: Annotated[
+        str | None,
+        typer.Option("--nginx-version", help="Target nginx X.Y.Z (checks `resolve` support)"),
+    ] = None,
+    docker: Annotated[
+        bool, typer.Option("--docker/--no-docker", help="Expect Docker's DNS 127.0.0.11")
+    ] = True,
+) -> None:
+    """Find what would take an nginx proxy down in any config (see docs/rules.md)."""
+    from nginxgen.lint_format import lint_command
+
+    outcome = lint_command(paths, output_format.value, select, ignore, nginx_version, docker)
+    typer.echo(outcome.stdout, nl=False)
+    if outcome.stderr:
+        typer.echo(outcome.stderr, err=True, nl=False)
+    if outcome.exit_code:
+        raise typer.Exit(code=outcome.exit_code)
+
+
 def main() -> None:
     app()
