@@ -117,6 +117,13 @@ class Tls(StrictModel):
         description="default /etc/letsencrypt/live/<primary domain>/privkey.pem",
     )
 
+    # On Tls, not Environment, so the error's location is `tls` and names its line.
+    @model_validator(mode="after")
+    def _pair(self) -> Tls:
+        if (self.certificate is None) != (self.certificate_key is None):
+            raise ValueError("give both certificate and certificate_key, or neither")
+        return self
+
 
 class Environment(StrictModel):
     """One environment file: `environments/<name>.yaml`."""
@@ -140,12 +147,6 @@ class Environment(StrictModel):
         if value is False:
             return {"enabled": False}
         return value
-
-    @model_validator(mode="after")
-    def _tls_pair(self) -> Environment:
-        if (self.tls.certificate is None) != (self.tls.certificate_key is None):
-            raise ValueError("tls: give both certificate and certificate_key, or neither")
-        return self
 
     @property
     def primary_domain(self) -> str:
