@@ -196,6 +196,79 @@ def new(
     typer.echo(f"wrote {display_path(path)}; run `nginxgen render` to regenerate the output")
 
 
+@app.command()
+@handled
+def check(
+    environments: EnvironmentsOption = None,
+    config: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file to test instead of the rendered environments; repeat for more",
+            dir_okay=False,
+        ),
+    ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            help="nginx image [default: $NGINXGEN_NGINX_IMAGE, check.image, nginx:stable]",
+        ),
+    ] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="docker: a throwaway container; local: host's nginx")
+    ] = "docker",
+    nginx_binary: Annotated[
+        str, typer.Option("--nginx-binary", help="nginx binary of --engine local")
+    ] = "nginx",
+    settings_file: SettingsOption = None,
+    output_format: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.text,
+) -> None:
+    """Run `nginx -t` on the output (or given files) with a real nginx; placeholder certs."""
+    from nginxgen.check import (
+        EngineKind,
+        as_document,
+        configs_from_environments,
+        configs_from_files,
+        make_engine,
+        resolve_image,
+    )
+    from nginxgen.check import check as run_check
+    from nginxgen.errors import UsageError
+
+    if engine not in {kind.value for kind in EngineKind}:
+        raise UsageError(f"--engine must be docker or local, not {engine!r}")
+    if config and environments:
+        raise UsageError("give --environments or --config, not both")
+    settings, directory = _project(settings_file, environments)
+    if config:
+        configs = configs_from_files(config)
+    else:
+        configs = configs_from_environments(directory, settings)
+    chosen = make_engine(EngineKind(engine), resolve_image(image, settings), nginx_binary)
+    result = run_check(configs, chosen)
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(as_document(result), indent=2))
+    else:
+        for note in result.notes:
+            _error(f"note: {note}")
+        for message in result.messages:
+            if message.is_error:
+                typer.echo(str(message))
+            else:
+                _error(str(message))
+        tested = f"{result.nginx_version}, {result.engine}"
+        if result.ok:
+            typer.echo(f"nginx -t passed ({tested})")
+        else:
+            if not result.errors:
+                typer.echo(result.output, nl=False)
+            typer.echo(f"nginx -t failed ({tested})")
+    if not result.ok:
+        raise typer.Exit(code=EXIT_FINDINGS)
+
+
 class SchemaKind(StrEnum):
     environment = "environment"
     settings = "settings"

@@ -1,0 +1,100 @@
+"""`nginxgen check`: which configs to test, with which nginx, and the test itself.
+
+The configs are the rendered environments (what `render` would write) or given files; the nginx
+is an image run by Docker or the host's binary. The work is in `nginx_runner`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from nginxgen.errors import UsageError
+from nginxgen.models import Settings
+from nginxgen.nginx_runner import (
+    CheckResult,
+    ConfigFile,
+    DockerEngine,
+    Engine,
+    LocalEngine,
+    conf_d_name,
+    nginx_test,
+)
+
+DEFAULT_IMAGE = "nginx:stable"
+IMAGE_VARIABLE = "NGINXGEN_NGINX_IMAGE"
+
+
+class EngineKind(StrEnum):
+    docker = "docker"
+    local = "local"
+
+
+def resolve_image(
+    option: str | None, settings: Settings, environ: Mapping[str, str] = os.environ
+) -> str:
+    """The image to test with: `--image`, else $NGINXGEN_NGINX_IMAGE, else settings, else stable."""
+    return option or environ.get(IMAGE_VARIABLE) or settings.check.image or DEFAULT_IMAGE
+
+
+def make_engine(kind: EngineKind, image: str, nginx_binary: str = "nginx") -> Engine:
+    if kind is EngineKind.local:
+        return LocalEngine(nginx_binary)
+    return DockerEngine(image)
+
+
+def configs_from_files(paths: Sequence[Path]) -> list[ConfigFile]:
+    """Given config files, each to become a `conf.d` file of the same name."""
+    configs = []
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if not path.is_file():
+            raise UsageError(f"{path}: no such config file")
+        name = conf_d_name(path.name)
+        if name in seen:
+            raise UsageError(
+                f"{seen[name]} and {path} would both be conf.d/{name}; rename one of them"
+            )
+        seen[name] = path
+        configs.append(ConfigFile(path.name, path.read_text(encoding="utf-8")))
+    return configs
+
+
+def configs_from_environments(directory: Path, settings: Settings) -> list[ConfigFile]:
+    """The output `render` would write for the environments in `directory`, named like it."""
+    from nginxgen.generate import generate
+
+    generated = generate(directory, settings)
+    return [ConfigFile(Path(settings.output).name, generated.text)]
+
+
+def check(configs: Sequence[ConfigFile], engine: Engine) -> CheckResult:
+    """`nginx -t` on `configs` together, loaded as `conf.d` files, in `engine`."""
+    if not configs:
+        raise UsageError("nothing to check: no config files given")
+    return nginx_test(configs, engine)
+
+
+def as_document(result: CheckResult) -> dict[str, Any]:
+    """`result` as the JSON document of `nginxgen check --format json`."""
+    return {
+        "ok": result.ok,
+        "nginx_version": result.nginx_version,
+        "engine": result.engine,
+        "messages": [
+            {
+                "level": message.level,
+                "text": message.text,
+                "config": message.config,
+                "line": message.line,
+                "environment": message.environment.name if message.environment else None,
+                "environment_file": message.environment.file if message.environment else None,
+            }
+            for message in result.messages
+        ],
+        "notes": list(result.notes),
+        "output": result.output,
+    }
