@@ -82,6 +82,14 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: FieldPath, source
         mapping: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
+            if isinstance(key, list | dict | set):
+                # A YAML key may be a list or mapping (`? [a, b]`); no field is named like that.
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    "found a list or mapping as a key",
+                    key_node.start_mark,
+                )
             if key in mapping:
                 raise _DuplicateKey(path, str(key), key_node.start_mark)
             source.key_positions[(*path, key)] = _position(key_node.start_mark)
@@ -189,8 +197,21 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+def read_text(path: Path) -> str:
+    """A YAML file's text; bytes that are not UTF-8 are the user's to fix, so a ConfigError."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        raise ConfigError(
+            [Problem(display_path(path), line, column, "", "not UTF-8 text")]
+        ) from None
+
+
 def load_environment(path: Path) -> LoadedEnvironment:
-    model, source = validate(Environment, path.read_text(encoding="utf-8"), display_path(path))
+    model, source = validate(Environment, read_text(path), display_path(path))
     return LoadedEnvironment(path.stem, model, source)
 
 
@@ -230,5 +251,5 @@ def load_settings(path: Path | None) -> Settings:
             return Settings()
     if not path.is_file():
         raise ConfigError([Problem(display_path(path), 1, 1, "", "settings file not found")])
-    settings, _ = validate(Settings, path.read_text(encoding="utf-8"), display_path(path))
+    settings, _ = validate(Settings, read_text(path), display_path(path))
     return settings
