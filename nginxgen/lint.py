@@ -23,6 +23,7 @@ from nginxgen.rules import (
     Scope,
     Severity,
     children,
+    flatten,
 )
 
 # Directives whose block defines variables for every request, wherever they are used.
@@ -159,7 +160,8 @@ def lint_config(
     for rule in rules:
         for name in rule.directives:
             by_directive.setdefault(name, []).append(rule)
-    scope = Scope(config.context, block=None, resolver=None, set_values={}, server_values={})
+    top_resolver = next((d for d in flatten(config.directives) if d.name == "resolver"), None)
+    scope = Scope(config.context, None, top_resolver, set_values={}, server_values={})
     for directive, directive_scope in _walk(config.directives, scope):
         for rule in by_directive.get(directive.name, []) + by_directive.get("*", []):
             for violation in rule.check(directive, directive_scope, facts):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -324,11 +324,16 @@ def check_include_not_found(
 
 def children(block: Directive) -> Iterator[Directive]:
     """A block's directives with `include`s replaced by what they include."""
-    for child in block.block or ():
-        if child.name == "include":
-            yield from children(child)
+    return flatten(block.block or ())
+
+
+def flatten(directives: Iterable[Directive]) -> Iterator[Directive]:
+    """Directives with `include`s replaced by what they include."""
+    for directive in directives:
+        if directive.name == "include":
+            yield from flatten(directive.block or ())
         else:
-            yield child
+            yield directive
 
 
 ALL_DIRECTIVES = frozenset({"*"})
