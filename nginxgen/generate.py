@@ -22,7 +22,7 @@ class Generated:
 def generate_from(environments: list[LoadedEnvironment], settings: Settings) -> Generated:
     plan = build_plan(environments, settings)
     text = render(plan)
-    check_output(text)
+    check_output(text, settings.nginx_version)
     return Generated(tuple(environments), plan, text)
 
 

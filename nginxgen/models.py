@@ -8,17 +8,22 @@ or expand a variable. No I/O happens in this module.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+
+from nginxgen.directives import check_raw_directive
 
 
 class StrictModel(BaseModel):
@@ -77,35 +82,182 @@ def _lowercase(value: str) -> str:
 Domain = Annotated[str, AfterValidator(_lowercase), AfterValidator(_check_domain)]
 Host = Annotated[str, AfterValidator(_lowercase), AfterValidator(_check_host)]
 Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
-UrlPath = Annotated[str, AfterValidator(_check_path)]
 FilePath = Annotated[str, AfterValidator(_check_file_path)]
 Name = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=64),
 ]
-Duration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(ms|s|m|h)?$")]
+Duration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(ms|s|m|h|d)?$")]
 NginxVersion = Annotated[str, StringConstraints(pattern=r"^[0-9]+\.[0-9]+(\.[0-9]+)?$")]
+Size = Annotated[str, StringConstraints(pattern=r"^[0-9]+[kKmMgG]?$")]
+Rate = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*r/[sm]$")]
+HeaderName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$", max_length=64)]
+# Rendered inside double quotes: nothing may close the quote, escape, or expand a variable.
+HeaderValue = Annotated[
+    str, StringConstraints(pattern=r"^[^\"\\$\x00-\x1f\x7f]+$", max_length=4096)
+]
+# Rendered inside single quotes in a `return` body, HTML or JSON: no markup, no quotes.
+Message = Annotated[str, StringConstraints(pattern=r"^[^\"'\\$<>&\x00-\x1f\x7f]+$", max_length=500)]
+Strategy = Literal["auto", "variable", "upstream-resolve"]
+
+
+def _check_regex(value: str) -> str:
+    if not value or re.search(r"[\"\x00-\x1f\x7f]", value) or value.endswith("\\"):
+        raise ValueError(
+            f"{value!r} is not a usable location regex (no quotes or control characters)"
+        )
+    try:
+        re.compile(value)
+    except re.error as error:
+        raise ValueError(f"{value!r} is not a valid regular expression: {error}") from None
+    return value
+
+
+RegexPath = Annotated[str, AfterValidator(_check_regex)]
+
+
+def _toggle(value: Any) -> Any:
+    """`key: false` / `key: true` for a section: `{enabled: false}` / its defaults."""
+    if value is True or value is None:
+        return {}
+    if value is False:
+        return {"enabled": False}
+    return value
+
+
+def _off(value: Any) -> Any:
+    """`key: false` for an optional value: no value at all."""
+    return None if value is False else value
+
+
+def _raw_for(context: str) -> Any:
+    def check(values: list[str]) -> list[str]:
+        return [check_raw_directive(value, context) for value in values]
+
+    return AfterValidator(check)
 
 
 class Service(StrictModel):
     """A container nginx proxies to, found through Docker's DNS on every request."""
 
-    host: Host = Field(description="DNS name of the container (service name or network alias)")
+    host: Host | None = Field(
+        default=None, description="DNS name of the container (service name or network alias)"
+    )
+    hosts: list[Host] | None = Field(
+        default=None,
+        min_length=1,
+        description="several replicas, load-balanced (needs the upstream-resolve strategy)",
+    )
     port: Port = Field(description="TCP port the service listens on")
 
+    @model_validator(mode="after")
+    def _one_kind_of_host(self) -> Service:
+        if (self.host is None) == (self.hosts is None):
+            raise ValueError("give either host or hosts")
+        return self
 
-class Route(StrictModel):
-    """A URL prefix sent to one service; the longest matching prefix wins, as in nginx."""
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(self.hosts) if self.hosts is not None else (str(self.host),)
 
-    path: UrlPath = Field(description="URL prefix, starting with '/'")
-    service: Name = Field(description="key of a service of this environment")
-    websocket: bool = Field(
-        default=False, description="pass the Upgrade/Connection headers for websockets"
+
+class BasicAuth(StrictModel):
+    realm: HeaderValue = Field(default="Restricted", description="shown in the login prompt")
+    htpasswd: FilePath = Field(description="htpasswd file inside the nginx container")
+
+
+class Access(StrictModel):
+    """Who may reach an environment or a route: basic auth and/or an IP allow-list."""
+
+    basic_auth: BasicAuth | None = None
+    allow: list[IPvAnyNetwork] = Field(
+        default_factory=list, description="addresses or CIDR ranges; everything else is denied"
     )
 
 
+class RateLimit(StrictModel):
+    rate: Rate = Field(description="per client address, e.g. 10r/s or 60r/m")
+    burst: int = Field(default=0, ge=0, le=100_000, description="requests queued above the rate")
+    nodelay: bool = Field(default=True, description="serve the burst at once instead of pacing")
+
+
+class Timeouts(StrictModel):
+    connect: Duration | None = None
+    read: Duration | None = None
+    send: Duration | None = None
+
+
+class Static(StrictModel):
+    """Files served by nginx itself, e.g. a built front end."""
+
+    root: FilePath = Field(description="directory inside the nginx container")
+    spa: bool = Field(default=False, description="unknown paths serve /index.html")
+
+
+class Route(StrictModel):
+    """A URL prefix (or exact path, or regex) sent to one service or served from files."""
+
+    # `match` comes first: the check of `path` depends on it.
+    match: Literal["prefix", "exact", "regex"] = Field(
+        default="prefix", description="prefix: longest prefix wins, as in nginx"
+    )
+    path: str = Field(description="URL prefix starting with '/', or a regex with match: regex")
+    service: Name | None = Field(default=None, description="key of a service of this environment")
+    static: Static | None = Field(default=None, description="serve files instead of proxying")
+    websocket: bool = Field(
+        default=False, description="pass the Upgrade/Connection headers for websockets"
+    )
+    strip_prefix: bool = Field(
+        default=False, description="send /api/x as /x to the service (prefix routes)"
+    )
+    client_max_body_size: Size | None = Field(default=None, description="e.g. 50m; 0: no limit")
+    timeouts: Timeouts | None = None
+    buffering: bool = Field(default=True, description="false for streaming and server-sent events")
+    request_headers: dict[HeaderName, HeaderValue] = Field(
+        default_factory=dict, description="extra headers sent to the service"
+    )
+    response_headers: dict[HeaderName, HeaderValue] = Field(
+        default_factory=dict, description="extra headers sent to the client"
+    )
+    rate_limit: RateLimit | None = None
+    access: Access | None = Field(default=None, description="replaces the environment's access")
+    raw: Annotated[list[str], _raw_for("location")] = Field(
+        default_factory=list, description="extra directives for this location, e.g. 'gzip on'"
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _path_form(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("match") == "regex":
+            return _check_regex(value)
+        return _check_path(value)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Route:
+        if (self.service is None) == (self.static is None):
+            raise ValueError("give either service or static")
+        if self.static is not None and (self.websocket or self.strip_prefix):
+            raise ValueError("websocket and strip_prefix apply to service routes only")
+        if self.strip_prefix and self.match != "prefix":
+            raise ValueError("strip_prefix applies to prefix routes only")
+        return self
+
+
+class Hsts(StrictModel):
+    enabled: bool = True
+    max_age: int = Field(default=31536000, ge=0, description="seconds")
+    include_subdomains: bool = False
+    preload: bool = False
+
+    @model_validator(mode="after")
+    def _preload_rules(self) -> Hsts:
+        if self.preload and not (self.include_subdomains and self.max_age >= 31536000):
+            raise ValueError("preload needs include_subdomains and max_age of at least 31536000")
+        return self
+
+
 class Tls(StrictModel):
-    """Certificate files for the HTTPS server; defaults are Let's Encrypt's paths."""
+    """Certificate files and TLS policy of the HTTPS server."""
 
     enabled: bool = Field(default=True, description="false: HTTP only (same as `tls: false`)")
     certificate: FilePath | None = Field(
@@ -116,13 +268,43 @@ class Tls(StrictModel):
         default=None,
         description="default /etc/letsencrypt/live/<primary domain>/privkey.pem",
     )
+    profile: Literal["intermediate", "modern"] = Field(
+        default="intermediate", description="Mozilla's profile: modern is TLSv1.3 only"
+    )
+    hsts: Annotated[Hsts, BeforeValidator(_toggle)] = Field(default_factory=Hsts)
+    ocsp_stapling: bool = Field(default=False, description="Let's Encrypt no longer serves OCSP")
+    trusted_certificate: FilePath | None = Field(
+        default=None, description="chain for OCSP verification [default: chain.pem beside it]"
+    )
+    acme_webroot: Annotated[FilePath | None, BeforeValidator(_off)] = Field(
+        default="/var/www/certbot",
+        description="serve /.well-known/acme-challenge/ from here on port 80; false: off",
+    )
 
-    # On Tls, not Environment, so the error's location is `tls` and names its line.
     @model_validator(mode="after")
     def _pair(self) -> Tls:
         if (self.certificate is None) != (self.certificate_key is None):
             raise ValueError("give both certificate and certificate_key, or neither")
         return self
+
+
+class SecurityHeaders(StrictModel):
+    """Response headers on every route (`false` drops one); CSP is opt-in."""
+
+    x_content_type_options: Annotated[HeaderValue | None, BeforeValidator(_off)] = "nosniff"
+    referrer_policy: Annotated[HeaderValue | None, BeforeValidator(_off)] = (
+        "strict-origin-when-cross-origin"
+    )
+    x_frame_options: Annotated[HeaderValue | None, BeforeValidator(_off)] = "SAMEORIGIN"
+    content_security_policy: Annotated[HeaderValue | None, BeforeValidator(_off)] = None
+
+
+class Unavailable(StrictModel):
+    """The page nginx answers with when a service is down (instead of its default 502 page)."""
+
+    status: Literal[502, 503] = 502
+    format: Literal["html", "json"] = "html"
+    message: Message = "Service temporarily unavailable"
 
 
 class Environment(StrictModel):
@@ -131,22 +313,28 @@ class Environment(StrictModel):
     domains: list[Domain] = Field(
         min_length=1, description="server_name values; the first is the primary domain"
     )
-    tls: Tls = Field(
+    redirect_to_primary: bool = Field(
+        default=False, description="other domains (e.g. www) redirect to the primary one"
+    )
+    redirect_domains: list[Domain] = Field(
+        default_factory=list, description="domains that only redirect to the primary one"
+    )
+    tls: Annotated[Tls, BeforeValidator(_toggle)] = Field(
         default_factory=Tls,
-        description="certificate files, or false for an HTTP-only environment",
+        description="certificate files and TLS policy, or false for an HTTP-only environment",
+    )
+    strategy: Strategy | None = Field(
+        default=None, description="override of the strategy in nginxgen.yaml"
     )
     services: dict[Name, Service] = Field(min_length=1)
     routes: list[Route] = Field(min_length=1)
-
-    @field_validator("tls", mode="before")
-    @classmethod
-    def _tls_shorthand(cls, value: Any) -> Any:
-        # `tls: true` (and an empty `tls:`) mean the defaults; `tls: false` means HTTP only.
-        if value is True or value is None:
-            return {}
-        if value is False:
-            return {"enabled": False}
-        return value
+    security_headers: SecurityHeaders = Field(default_factory=SecurityHeaders)
+    access: Access | None = Field(default=None, description="basic auth and/or IP allow-list")
+    unavailable: Unavailable = Field(default_factory=Unavailable)
+    client_max_body_size: Size | None = Field(default=None, description="for every route")
+    raw: Annotated[list[str], _raw_for("server")] = Field(
+        default_factory=list, description="extra directives for the HTTPS server"
+    )
 
     @property
     def primary_domain(self) -> str:
@@ -174,6 +362,39 @@ class Settings(StrictModel):
     nginx_version: NginxVersion = Field(
         default="1.26", description="the nginx the output targets, e.g. '1.26'"
     )
+    strategy: Strategy = Field(
+        default="auto",
+        description="how services are reached: auto picks upstream-resolve on nginx >= 1.27.3",
+    )
+    keepalive: int = Field(
+        default=16, ge=1, le=1024, description="idle connections kept per upstream-resolve upstream"
+    )
+    default_server: bool = Field(
+        default=True,
+        description="refuse unknown Host names: 444 on HTTP, handshake rejected on HTTPS",
+    )
     check: CheckSettings = Field(
         default_factory=CheckSettings, description="how `nginxgen check` runs nginx"
     )
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy_fits_version(cls, value: str, info: ValidationInfo) -> str:
+        version = info.data.get("nginx_version")
+        if value == "upstream-resolve" and version and not supports_upstream_resolve(version):
+            raise ValueError(
+                f"upstream-resolve needs nginx >= {UPSTREAM_RESOLVE_VERSION}, "
+                f"but nginx_version is {version}"
+            )
+        return value
+
+
+UPSTREAM_RESOLVE_VERSION = "1.27.3"
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def supports_upstream_resolve(version: str) -> bool:
+    return version_tuple(version) >= version_tuple(UPSTREAM_RESOLVE_VERSION)
