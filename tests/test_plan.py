@@ -1,0 +1,279 @@
+"""Environments → plan: the decisions, and the rules that span fields and environments."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from nginxgen.errors import ConfigError
+from nginxgen.loader import LoadedEnvironment, validate
+from nginxgen.models import Environment, Settings
+from nginxgen.plan import (
+    DOCKER_RESOLVER,
+    EnvironmentPlan,
+    Plan,
+    build_plan,
+    check_environments,
+    upstream_variable,
+    variable_part,
+)
+
+
+def loaded(name: str, text: str) -> LoadedEnvironment:
+    model, source = validate(Environment, textwrap.dedent(text), f"environments/{name}.yaml")
+    return LoadedEnvironment(name, model, source)
+
+
+def simple(name: str, domain: str, extra: str = "") -> LoadedEnvironment:
+    return loaded(
+        name,
+        f"""\
+        domains: [{domain}]
+        services:
+          app: {{host: app-{name}, port: 3000}}
+        routes:
+          - {{path: /, service: app}}
+        {extra}""",
+    )
+
+
+def plan_of(*environments: LoadedEnvironment, settings: Settings | None = None) -> Plan:
+    return build_plan(list(environments), settings or Settings())
+
+
+def only(plan: Plan) -> EnvironmentPlan:
+    assert len(plan.environments) == 1
+    return plan.environments[0]
+
+
+def located(*environments: LoadedEnvironment) -> list[tuple[str, int, int, str]]:
+    with pytest.raises(ConfigError) as caught:
+        plan_of(*environments)
+    return [(p.file, p.line, p.column, p.field) for p in caught.value.problems]
+
+
+@pytest.mark.parametrize(
+    ("name", "part"),
+    [
+        ("app", "app"),
+        ("web-app", "web_app"),
+        ("Web_App", "web_app"),
+        ("shop-staging", "shop_staging"),
+    ],
+)
+def test_variable_part(name: str, part: str) -> None:
+    assert variable_part(name) == part
+
+
+def test_upstream_variables_combine_environment_and_service() -> None:
+    assert upstream_variable("shop-staging", "web-app") == "upstream_shop_staging_web_app"
+
+
+def test_environments_are_planned_in_name_order() -> None:
+    plan = plan_of(simple("staging", "s.test"), simple("production", "p.test"))
+    assert [environment.name for environment in plan.environments] == ["production", "staging"]
+    assert plan.sources == ("production.yaml", "staging.yaml")
+
+
+def test_the_resolver_is_dockers_with_the_configured_validity() -> None:
+    plan = plan_of(simple("production", "p.test"), settings=Settings(resolver_valid="30s"))
+    assert plan.resolver.address == DOCKER_RESOLVER == "127.0.0.11"
+    assert plan.resolver.valid == "30s"
+
+
+def test_tls_defaults_to_lets_encrypt_files_of_the_primary_domain() -> None:
+    environment = only(plan_of(simple("production", "[www.p.test, p.test]".strip("[]"))))
+    assert environment.tls is not None
+    assert environment.tls.certificate == "/etc/letsencrypt/live/www.p.test/fullchain.pem"
+    assert environment.tls.certificate_key == "/etc/letsencrypt/live/www.p.test/privkey.pem"
+
+
+def test_a_wildcard_primary_domain_uses_the_parent_domains_files() -> None:
+    environment = only(plan_of(simple("tenants", '"*.t.test"')))
+    assert environment.tls is not None
+    assert environment.tls.certificate == "/etc/letsencrypt/live/t.test/fullchain.pem"
+
+
+def test_explicit_certificate_files_are_used() -> None:
+    extra = "tls: {certificate: /etc/ssl/a.pem, certificate_key: /etc/ssl/a.key}\n"
+    environment = only(plan_of(simple("staging", "s.test", extra)))
+    assert environment.tls is not None
+    assert (environment.tls.certificate, environment.tls.certificate_key) == (
+        "/etc/ssl/a.pem",
+        "/etc/ssl/a.key",
+    )
+
+
+@pytest.mark.parametrize("tls", ["tls: false", "tls: {enabled: false}"])
+def test_http_only_environments_have_no_tls(tls: str) -> None:
+    assert only(plan_of(simple("preview", "p.test", tls + "\n"))).tls is None
+
+
+def test_locations_are_sorted_by_path_and_proxy_through_a_per_service_variable() -> None:
+    environment = loaded(
+        "shop-staging",
+        """\
+        domains: [shop.test]
+        services:
+          web-app: {host: web, port: 3000}
+          api: {host: api.internal, port: 8080}
+        routes:
+          - {path: /api/, service: api}
+          - {path: /, service: web-app}
+        """,
+    )
+    locations = only(plan_of(environment)).locations
+    assert [location.path for location in locations] == ["/", "/api/"]
+    proxies = [location.proxy for location in locations]
+    assert [proxy.variable for proxy in proxies if proxy] == [
+        "upstream_shop_staging_web_app",
+        "upstream_shop_staging_api",
+    ]
+
+
+def test_the_connection_upgrade_map_is_planned_only_when_a_route_uses_websockets() -> None:
+    plain = plan_of(simple("production", "p.test"))
+    assert plain.connection_upgrade_variable is None
+
+    with_socket = plan_of(
+        simple("production", "p.test"),
+        loaded(
+            "chat",
+            """\
+            domains: [chat.test]
+            services: {app: {host: chat, port: 3000}}
+            routes:
+              - {path: /, service: app}
+              - {path: /ws/, service: app, websocket: true}
+            """,
+        ),
+    )
+    assert with_socket.connection_upgrade_variable is not None
+    socket = with_socket.environments[0].locations[1].proxy
+    assert socket is not None
+    assert socket.connection == f"${with_socket.connection_upgrade_variable}"
+    assert ("Upgrade", "$http_upgrade") in socket.headers
+
+
+def test_every_proxied_location_forwards_the_client_details() -> None:
+    proxy = only(plan_of(simple("production", "p.test"))).locations[0].proxy
+    assert proxy is not None
+    names = {name for name, _ in proxy.headers}
+    assert {"Host", "X-Real-IP", "X-Forwarded-For", "X-Forwarded-Proto"} <= names
+
+
+def test_a_valid_set_of_environments_has_no_problems() -> None:
+    environments = [simple("production", "p.test"), simple("staging", "s.test")]
+    assert check_environments(environments, Settings()) == []
+
+
+def test_a_route_to_an_undefined_service_names_the_service_line() -> None:
+    environment = loaded(
+        "staging",
+        """\
+        domains: [s.test]
+        services:
+          app: {host: app, port: 3000}
+        routes:
+          - {path: /, service: app}
+          - path: /api/
+            service: api
+        """,
+    )
+    with pytest.raises(ConfigError) as caught:
+        plan_of(environment)
+    assert str(caught.value) == (
+        "environments/staging.yaml:7:14: routes[1].service: "
+        "service 'api' is not defined (defined: app)"
+    )
+
+
+def test_a_duplicate_route_path_names_the_second_route() -> None:
+    environment = loaded(
+        "staging",
+        """\
+        domains: [s.test]
+        services: {app: {host: app, port: 3000}}
+        routes:
+          - {path: /, service: app}
+          - {path: /, service: app, websocket: true}
+        """,
+    )
+    assert located(environment) == [("environments/staging.yaml", 5, 12, "routes[1].path")]
+
+
+def test_a_domain_repeated_within_an_environment_names_the_repeat() -> None:
+    environment = simple("staging", "s.test, www.s.test, S.TEST")
+    assert located(environment) == [("environments/staging.yaml", 1, 31, "domains[2]")]
+
+
+def test_a_domain_served_by_two_environments_names_both_files() -> None:
+    production = simple("production", "p.test, www.p.test")
+    staging = simple("staging", "s.test, www.p.test")
+    with pytest.raises(ConfigError) as caught:
+        plan_of(production, staging)
+    assert str(caught.value) == (
+        "environments/staging.yaml:1:19: domains[1]: domain 'www.p.test' is already served by "
+        "environment 'production' (environments/production.yaml:1)"
+    )
+
+
+def test_environment_names_must_be_usable_in_variable_names() -> None:
+    assert located(simple("shop.staging", "s.test")) == [
+        ("environments/shop.staging.yaml", 1, 1, "")
+    ]
+
+
+def test_environment_names_mapping_to_the_same_variables_are_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        plan_of(simple("shop-staging", "a.test"), simple("shop_staging", "b.test"))
+    (problem,) = caught.value.problems
+    assert problem.file == "environments/shop_staging.yaml"
+    assert "environments/shop-staging.yaml" in problem.message
+
+
+def test_environment_names_differing_only_in_case_are_refused() -> None:
+    # nginx variable names ignore case, so $upstream_Prod_app is $upstream_prod_app.
+    with pytest.raises(ConfigError):
+        plan_of(simple("prod", "a.test"), simple("Prod", "b.test"))
+
+
+def test_service_names_mapping_to_the_same_variable_are_refused() -> None:
+    environment = loaded(
+        "staging",
+        """\
+        domains: [s.test]
+        services:
+          web-app: {host: a, port: 3000}
+          web_app: {host: b, port: 3000}
+        routes:
+          - {path: /, service: web-app}
+          - {path: /b/, service: web_app}
+        """,
+    )
+    with pytest.raises(ConfigError) as caught:
+        plan_of(environment)
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.field) == (4, "services.web_app")
+    assert "web-app" in problem.message
+
+
+def test_every_rule_broken_across_environments_is_reported_at_once() -> None:
+    broken = loaded(
+        "staging",
+        """\
+        domains: [s.test, p.test, s.test]
+        services: {app: {host: app, port: 3000}}
+        routes:
+          - {path: /, service: app}
+          - {path: /, service: api}
+        """,
+    )
+    found = located(simple("production", "p.test"), broken)
+    assert [field for *_, field in found] == [
+        "domains[1]",
+        "domains[2]",
+        "routes[1].path",
+        "routes[1].service",
+    ]
