@@ -1,0 +1,115 @@
+"""The self-check refuses output that could make nginx resolve a name at startup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nginxgen import generate as generate_module
+from nginxgen.cli import app
+from nginxgen.errors import InvariantViolation
+from nginxgen.generate import generate
+from nginxgen.loader import load_settings
+from nginxgen.models import Settings
+from nginxgen.selfcheck import check_output
+
+CASES = Path(__file__).resolve().parent / "cases"
+GOLDEN_CASES = sorted(path for path in CASES.iterdir() if (path / "environments").is_dir())
+
+SAFE = """\
+server {
+    listen 80;
+    server_name example.test;
+    resolver 127.0.0.11 valid=10s ipv6=off;
+
+    location / {
+        set $upstream_production_app http://app:3000;
+        proxy_pass $upstream_production_app;
+    }
+}
+"""
+
+
+@pytest.mark.parametrize("case", GOLDEN_CASES, ids=lambda case: case.name)
+def test_every_golden_passes_the_self_check(case: Path) -> None:
+    settings_file = case / "nginxgen.yaml"
+    settings = load_settings(settings_file) if settings_file.is_file() else Settings()
+    check_output((case / "expected.conf").read_text(encoding="utf-8"), settings.nginx_version)
+
+
+def test_safe_output_passes() -> None:
+    check_output(SAFE, "1.26")
+
+
+@pytest.mark.parametrize(
+    ("broken", "why"),
+    [
+        (
+            SAFE.replace("proxy_pass $upstream_production_app;", "proxy_pass http://app:3000;"),
+            "a literal host in proxy_pass is resolved at startup",
+        ),
+        (
+            SAFE.replace("    resolver 127.0.0.11 valid=10s ipv6=off;\n", ""),
+            "a variable proxy_pass with no resolver in scope fails every request",
+        ),
+        (
+            SAFE.replace("resolver 127.0.0.11 valid=10s", "resolver 8.8.8.8 valid=10s"),
+            "only Docker's DNS knows the service names",
+        ),
+        (
+            SAFE.replace("location / {", "location / {\n        resolver 8.8.8.8 valid=10s;"),
+            "an inner resolver overrides the server's",
+        ),
+        (
+            SAFE.replace(" valid=10s", ""),
+            "without valid= nginx caches answers for their TTL",
+        ),
+        (
+            SAFE + "upstream app {\n    server app:3000;\n}\n",
+            "an upstream server without `resolve` is resolved at startup",
+        ),
+        (SAFE.replace("server {", "server {{", 1), "text that does not parse"),
+    ],
+    ids=lambda value: value if len(value) < 80 and "\n" not in value else "",
+)
+def test_unsafe_output_is_refused(broken: str, why: str) -> None:
+    with pytest.raises(InvariantViolation):
+        check_output(broken, "1.26")
+
+
+def test_a_violation_is_a_bug_not_an_input_error() -> None:
+    assert InvariantViolation("x").exit_code == 3
+
+
+def test_generate_refuses_to_return_unsafe_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # If a template regressed to a literal proxy_pass, nothing may be returned or written.
+    monkeypatch.setattr(generate_module, "render", lambda plan: SAFE.replace("$upstream_", "x"))
+    with pytest.raises(InvariantViolation):
+        generate(CASES / "shipped" / "environments", Settings())
+
+
+def test_render_writes_nothing_and_exits_3_when_the_self_check_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(
+        generate_module,
+        "render",
+        lambda plan: SAFE.replace("proxy_pass $upstream_production_app", "proxy_pass http://app"),
+    )
+    output = tmp_path / "out.conf"
+    output.write_text("old\n", encoding="utf-8")
+
+    result = CliRunner().invoke(
+        app,
+        ["render", "--environments", str(CASES / "shipped" / "environments"), "-o", str(output)],
+    )
+
+    assert result.exit_code == 3
+    assert "guarantees" in result.stderr
+    assert output.read_text(encoding="utf-8") == "old\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out.conf"]
