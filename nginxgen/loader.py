@@ -129,7 +129,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, column = _position(mark) if mark else (1, 1)
-        message = " ".join(part for part in (error.context, error.problem) if part)
+        message = ": ".join(part for part in (error.context, error.problem) if part)
         raise ConfigError([Problem(file, line, column, "", f"invalid YAML: {message}")]) from None
     finally:
         loader.dispose()
@@ -221,7 +221,13 @@ def load_environments(directory: Path) -> list[LoadedEnvironment]:
         raise ConfigError(
             [Problem(display_path(directory), 1, 1, "", "environments directory not found")]
         )
-    files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    # Dotfiles are editors' lock and backup files (`.#staging.yaml`), never environments.
+    files = sorted(
+        path
+        for pattern in ("*.yaml", "*.yml")
+        for path in directory.glob(pattern)
+        if not path.name.startswith(".")
+    )
     if not files:
         raise ConfigError(
             [Problem(display_path(directory), 1, 1, "", "no environment files (*.yaml) found")]

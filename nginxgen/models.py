@@ -190,8 +190,12 @@ class Timeouts(StrictModel):
 class Static(StrictModel):
     """Files served by nginx itself, e.g. a built front end."""
 
-    root: FilePath = Field(description="directory inside the nginx container")
-    spa: bool = Field(default=False, description="unknown paths serve /index.html")
+    root: FilePath = Field(
+        description="nginx root inside the container: /app/x is served from <root>/app/x"
+    )
+    spa: bool = Field(
+        default=False, description="unknown paths serve the index.html of the route's prefix"
+    )
 
 
 class Route(StrictModel):

@@ -319,9 +319,7 @@ def _location(environment: LoadedEnvironment, route: Route, index: int, strategy
         path=f'"{route.path}"' if route.match == "regex" else route.path,
         proxy=_proxy(environment, route, strategy) if route.service else None,
         static_root=static.root if static else None,
-        try_files=(
-            ("$uri $uri/ /index.html" if static.spa else "$uri $uri/ =404") if static else None
-        ),
+        try_files=_try_files(route),
         client_max_body_size=route.client_max_body_size,
         rate_limit=(
             RateLimitPlan(
@@ -338,6 +336,16 @@ def _location(environment: LoadedEnvironment, route: Route, index: int, strategy
         response_headers=(_quoted(_server_headers(model)) + own_headers) if own_headers else (),
         raw=tuple(route.raw),
     )
+
+
+def _try_files(route: Route) -> str | None:
+    """Files first; an SPA falls back to the index.html of its own prefix (nginx `root`)."""
+    if route.static is None:
+        return None
+    if not route.static.spa:
+        return "$uri $uri/ =404"
+    prefix = route.path if route.match == "prefix" and route.path.endswith("/") else "/"
+    return f"$uri $uri/ {prefix}index.html"
 
 
 def _quoted(headers: tuple[Header, ...]) -> tuple[Header, ...]:
@@ -485,10 +493,14 @@ def _all_domains(environment: LoadedEnvironment) -> list[tuple[tuple[str, int], 
 
 
 def _cross_environment_problems(environments: Sequence[LoadedEnvironment]) -> list[Problem]:
-    """Rules across environments: names must stay distinct as variables, domains unique."""
+    """Rules across environments: names must stay distinct as variables, domains unique.
+
+    A domain served by two environments is reported in both files, so the report does not
+    depend on which file came first.
+    """
     problems = []
     names: dict[str, LoadedEnvironment] = {}
-    domains: dict[str, tuple[LoadedEnvironment, tuple[str, int]]] = {}
+    places: dict[str, list[tuple[LoadedEnvironment, tuple[str, int]]]] = {}
     for environment in environments:
         key = variable_part(environment.name)
         if key in names:
@@ -501,16 +513,22 @@ def _cross_environment_problems(environments: Sequence[LoadedEnvironment]) -> li
             )
         names.setdefault(key, environment)
         for path, domain in _all_domains(environment):
-            other, other_path = domains.setdefault(domain, (environment, path))
-            if other is not environment:
-                line, _ = other.source.locate(other_path)
-                problems.append(
-                    environment.source.problem(
-                        path,
-                        f"domain {domain!r} is already served by environment {other.name!r} "
-                        f"({other.source.file}:{line})",
-                    )
+            places.setdefault(domain, []).append((environment, path))
+    for domain, found in places.items():
+        for environment, path in found:
+            other, other_path = next(
+                ((o, p) for o, p in found if o is not environment), (None, path)
+            )
+            if other is None:
+                continue
+            line, _ = other.source.locate(other_path)
+            problems.append(
+                environment.source.problem(
+                    path,
+                    f"domain {domain!r} is also served by environment {other.name!r} "
+                    f"({other.source.file}:{line})",
                 )
+            )
     return problems
 
 
@@ -540,10 +558,12 @@ def _required_version(
 
 def build_plan(environments: Sequence[LoadedEnvironment], settings: Settings) -> Plan:
     """The plan for all environments, or ConfigError listing every rule they break."""
-    problems = check_environments(environments, settings)
+    # Sorted first, so that which of two environments a conflict is blamed on never depends on
+    # the order they were given in.
+    ordered = sorted(environments, key=lambda environment: environment.name)
+    problems = check_environments(ordered, settings)
     if problems:
         raise ConfigError(problems)
-    ordered = sorted(environments, key=lambda environment: environment.name)
     planned = tuple(_plan_environment(environment, settings) for environment in ordered)
     locations = [location for env in planned for location in env.locations]
     websocket = any(

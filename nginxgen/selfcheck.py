@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from nginxgen.errors import InvariantViolation
 from nginxgen.lint import LintOptions, lint_text, parse_version
+from nginxgen.nginx_config import ConfigParseError
 
 
 def check_output(text: str, nginx_version: str, name: str = "nginx-ssl.conf") -> None:
     """Raise InvariantViolation unless the rendered text lints clean for the target nginx."""
     options = LintOptions(nginx_version=parse_version(nginx_version), docker=True)
-    findings = lint_text(text, name, options).findings
+    try:
+        findings = lint_text(text, name, options).findings
+    except ConfigParseError as error:
+        raise InvariantViolation(f"generated output does not parse: {error}") from None
     if findings:
         listed = "\n".join(f"  {finding}" for finding in findings)
         raise InvariantViolation(f"generated output breaks nginxgen's guarantees:\n{listed}")

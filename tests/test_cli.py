@@ -339,7 +339,7 @@ def test_new_refuses_a_domain_another_environment_serves(project: Path) -> None:
     result = run("new", "preview", "--domain", "staging.daatan.com", "--service", "app:3000")
     assert result.exit_code == 2
     assert "staging.daatan.com" in result.stderr
-    assert "already served by environment 'staging'" in result.stderr
+    assert "also served by environment 'staging'" in result.stderr
     assert files_under(project) == before
 
 

@@ -214,7 +214,9 @@ def test_a_domain_served_by_two_environments_names_both_files() -> None:
     with pytest.raises(ConfigError) as caught:
         plan_of(production, staging)
     assert str(caught.value) == (
-        "environments/staging.yaml:1:19: domains[1]: domain 'www.p.test' is already served by "
+        "environments/production.yaml:1:19: domains[1]: domain 'www.p.test' is also served by "
+        "environment 'staging' (environments/staging.yaml:1)\n"
+        "environments/staging.yaml:1:19: domains[1]: domain 'www.p.test' is also served by "
         "environment 'production' (environments/production.yaml:1)"
     )
 
@@ -271,7 +273,9 @@ def test_every_rule_broken_across_environments_is_reported_at_once() -> None:
         """,
     )
     found = located(simple("production", "p.test"), broken)
+    # The shared domain is reported in both files: production's domains[0], staging's domains[1].
     assert [field for *_, field in found] == [
+        "domains[0]",
         "domains[1]",
         "domains[2]",
         "routes[1].path",
