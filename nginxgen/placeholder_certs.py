@@ -76,7 +76,8 @@ def find_tls_files(config_texts: Iterable[str]) -> TlsFiles:
         )
         for scope, server_names in _servers(directives, _Scope()):
             for certificate, key in zip(scope.certificates, scope.keys, strict=False):
-                names_by_pair.setdefault((certificate, key), set()).update(server_names)
+                if _is_static([certificate]) and _is_static([key]):
+                    names_by_pair.setdefault((certificate, key), set()).update(server_names)
     pairs = tuple(
         CertificatePair(certificate, key, tuple(sorted(names)))
         for (certificate, key), names in sorted(names_by_pair.items())
@@ -176,9 +177,10 @@ def _servers(
 
 
 def _own_scope(directives: list[dict[str, Any]]) -> _Scope:
+    # Paths with variables are kept here: they still stop the outer level's from being inherited.
     scope = _Scope()
     for directive in directives:
-        if not _is_static(directive["args"]):
+        if len(directive["args"]) != 1:
             continue
         if directive["directive"] == "ssl_certificate":
             scope.certificates.append(directive["args"][0])
