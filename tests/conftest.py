@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# Real-nginx fixtures (Docker, test images, containers); `tests/` is on sys.path.
+pytest_plugins = ["nginx_fixtures"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

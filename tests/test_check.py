@@ -1,0 +1,232 @@
+"""`nginx -t` with real nginx versions: every output nginxgen ships, and `nginxgen check` itself.
+
+Each output is loaded the way users load it, as a `conf.d` file under the image's own stock
+`nginx.conf`, on every test image (Debian's nginx 1.22, 1.26 and 1.30 by default). One container
+per image serves all the files.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nginx_fixtures import REPOSITORY, image_id, nginx_test_images, require_image
+from typer.testing import CliRunner
+
+from nginxgen.check import (
+    DEFAULT_IMAGE,
+    IMAGE_VARIABLE,
+    configs_from_environments,
+    configs_from_files,
+    resolve_image,
+)
+from nginxgen.cli import app
+from nginxgen.errors import UsageError
+from nginxgen.generate import generate
+from nginxgen.models import CheckSettings, Settings
+from nginxgen.nginx_runner import ConfigFile, DockerEngine, nginx_test
+
+IMAGES = nginx_test_images()
+ENVIRONMENTS = REPOSITORY / "environments"
+SHIPPED_OUTPUTS = [
+    *sorted((REPOSITORY / "tests" / "cases").glob("*/expected.conf")),
+    REPOSITORY / "out" / "nginx-ssl.conf",
+]
+ABSENT_IMAGE = "nginxgen-test/absent:never"
+
+
+def relative(path: Path) -> str:
+    return str(path.relative_to(REPOSITORY))
+
+
+@pytest.fixture(scope="module", params=IMAGES, ids=image_id)
+def engine(request: pytest.FixtureRequest, docker_client: Any) -> Iterator[DockerEngine]:
+    """One container of each test image, reused by every `nginx -t` of this module."""
+    with DockerEngine(require_image(docker_client, request.param), pull=False) as engine:
+        yield engine
+
+
+@pytest.mark.nginx
+@pytest.mark.parametrize("output", SHIPPED_OUTPUTS, ids=relative)
+def test_shipped_output_passes_nginx_t(engine: DockerEngine, output: Path) -> None:
+    result = nginx_test([ConfigFile(output.name, output.read_text(encoding="utf-8"))], engine)
+    assert result.ok, result.output
+    assert result.nginx_version.startswith("nginx/"), result.output
+
+
+@pytest.mark.nginx
+def test_fragment_repeating_a_stock_http_directive_fails(engine: DockerEngine) -> None:
+    # Every stock nginx.conf (Debian's and the official image's) sets default_type in `http`
+    # before including conf.d: the check must catch a fragment that sets it again.
+    text = "# environment: production (production.yaml)\ndefault_type text/plain;\n"
+    result = nginx_test([ConfigFile("repeat.conf", text)], engine)
+    assert not result.ok
+    assert [(error.config, error.line) for error in result.errors] == [("repeat.conf", 2)]
+    assert '"default_type" directive is duplicate' in result.errors[0].text
+
+
+def broken_output(settings: Settings) -> str:
+    """The shipped environments' output with one directive nginx rejects, in staging's part."""
+    text = generate(ENVIRONMENTS, settings).text
+    anchor = "server_name staging.daatan.com;"
+    assert anchor in text
+    return text.replace(anchor, f"{anchor}\n    proxy_buffering sometimes;", 1)
+
+
+@pytest.mark.nginx
+@pytest.mark.parametrize("image", IMAGES, ids=image_id)
+def test_check_passes_on_the_shipped_environments(image: str, docker_client: Any) -> None:
+    require_image(docker_client, image)
+    result = CliRunner().invoke(
+        app, ["check", "--environments", str(ENVIRONMENTS), "--image", image]
+    )
+    assert result.exit_code == 0, result.output
+    assert "nginx -t passed (nginx/1." in result.stdout
+    assert image in result.stdout
+
+
+@pytest.mark.nginx
+def test_check_fails_with_nginx_message_and_environment_file(
+    tmp_path: Path, docker_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "nginx-ssl.conf"
+    config.write_text(broken_output(Settings()), encoding="utf-8")
+    line = config.read_text().splitlines().index("    proxy_buffering sometimes;") + 1
+    # The image through the environment variable, as the tests and CI pass it. The newest one:
+    # this test is about locating nginx's error, not about which versions the output targets.
+    monkeypatch.setenv(IMAGE_VARIABLE, require_image(docker_client, IMAGES[-1]))
+    result = CliRunner().invoke(app, ["check", "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    assert (
+        f'nginx-ssl.conf:{line}: [emerg] invalid value "sometimes" in "proxy_buffering" '
+        'directive, it must be "on" or "off" (environment staging, from staging.yaml)'
+    ) in result.stdout
+    assert "nginx -t failed" in result.stdout
+
+
+@pytest.mark.nginx
+def test_check_exits_2_when_the_image_is_absent(docker_client: Any) -> None:
+    assert not docker_client.images.list(name=ABSENT_IMAGE)
+    result = CliRunner().invoke(
+        app, ["check", "--environments", str(ENVIRONMENTS), "--image", ABSENT_IMAGE]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"The nginx image '{ABSENT_IMAGE}' is not available locally" in result.stderr
+    assert f"docker pull {ABSENT_IMAGE}" in result.stderr
+
+
+def test_check_exits_2_when_docker_is_not_reachable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    result = CliRunner().invoke(
+        app, ["check", "--environments", str(ENVIRONMENTS), "--image", IMAGES[0]]
+    )
+    assert result.exit_code == 2, result.output
+    assert "Docker is not reachable" in result.stderr
+    assert "--engine local" in result.stderr
+
+
+@pytest.fixture(scope="session")
+def local_nginx_version() -> str:
+    """The host nginx's version as `1.22`; the local engine's tests need that nginx."""
+    binary = shutil.which("nginx")
+    if binary is None:
+        pytest.fail(
+            "no nginx on this machine for the local engine's tests; run scripts/test-infra "
+            "(it installs Debian's nginx-light without starting it)",
+            pytrace=False,
+        )
+    completed = subprocess.run([binary, "-v"], capture_output=True, text=True, check=True)
+    version = completed.stderr.strip().rsplit("/", 1)[-1]
+    return ".".join(version.split(".")[:2])
+
+
+@pytest.fixture
+def local_settings(tmp_path: Path, local_nginx_version: str) -> Path:
+    """A settings file targeting the host's nginx, whatever version the distribution ships."""
+    settings = tmp_path / "nginxgen.yaml"
+    settings.write_text(f'nginx_version: "{local_nginx_version}"\n', encoding="utf-8")
+    return settings
+
+
+@pytest.mark.nginx
+def test_local_engine_passes_the_shipped_environments(local_settings: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "check",
+            "--environments",
+            str(ENVIRONMENTS),
+            "--settings",
+            str(local_settings),
+            "--engine",
+            "local",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "nginx -t passed (nginx/1." in result.stdout
+    assert "local nginx binary" in result.stdout
+    assert "4 TLS file path(s) were pointed at placeholders" in result.stderr
+
+
+@pytest.mark.nginx
+def test_local_engine_locates_errors_in_the_original_lines(
+    tmp_path: Path, local_nginx_version: str
+) -> None:
+    config = tmp_path / "nginx-ssl.conf"
+    config.write_text(broken_output(Settings(nginx_version=local_nginx_version)), encoding="utf-8")
+    line = config.read_text().splitlines().index("    proxy_buffering sometimes;") + 1
+    result = CliRunner().invoke(
+        app, ["check", "--config", str(config), "--engine", "local", "--format", "json"]
+    )
+    assert result.exit_code == 1, result.output
+    assert f'"line": {line}' in result.stdout
+    assert '"environment_file": "staging.yaml"' in result.stdout
+
+
+def test_local_engine_without_nginx_exits_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "check",
+            "--environments",
+            str(ENVIRONMENTS),
+            "--engine",
+            "local",
+            "--nginx-binary",
+            str(tmp_path / "no-nginx"),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "No nginx binary" in result.stderr
+
+
+def test_image_option_beats_variable_beats_setting_beats_default() -> None:
+    settings = Settings(check=CheckSettings(image="from/settings:1"))
+    variable = {IMAGE_VARIABLE: "from/variable:1"}
+    assert resolve_image("from/option:1", settings, variable) == "from/option:1"
+    assert resolve_image(None, settings, variable) == "from/variable:1"
+    assert resolve_image(None, settings, {}) == "from/settings:1"
+    assert resolve_image(None, Settings(), {}) == DEFAULT_IMAGE == "nginx:stable"
+
+
+def test_environments_become_one_file_named_like_the_output() -> None:
+    [config] = configs_from_environments(ENVIRONMENTS, Settings())
+    assert config.name == "nginx-ssl.conf"
+    assert "# environment: production (production.yaml)" in config.text
+
+
+def test_config_files_must_exist_and_have_distinct_conf_d_names(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for folder in ("a", "b"):
+        (tmp_path / folder / "site.conf").write_text("")
+    with pytest.raises(UsageError, match="would both be conf.d/site.conf"):
+        configs_from_files([tmp_path / "a" / "site.conf", tmp_path / "b" / "site.conf"])
+    with pytest.raises(UsageError, match="no such config file"):
+        configs_from_files([tmp_path / "missing.conf"])
