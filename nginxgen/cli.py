@@ -325,5 +325,33 @@ def lint(
         raise typer.Exit(code=outcome.exit_code)
 
 
+@app.command()
+@handled
+def certs(
+    environments: EnvironmentsOption = None,
+    settings_file: SettingsOption = None,
+    warn_days: Annotated[
+        int, typer.Option("--warn-days", min=0, help="Warn when a certificate expires sooner")
+    ] = 21,
+    output_format: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.text,
+) -> None:
+    """Check the certificate files the environments name: key, chain, names, expiry."""
+    import datetime
+
+    from nginxgen.certs import as_document, as_text, has_errors, inspect_certificates
+    from nginxgen.loader import load_environments
+    from nginxgen.plan import build_plan
+
+    settings, directory = _project(settings_file, environments)
+    plan = build_plan(load_environments(directory), settings)
+    findings = inspect_certificates(plan, datetime.datetime.now(datetime.UTC), warn_days)
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(as_document(findings), indent=2))
+    else:
+        typer.echo(as_text(findings), nl=False)
+    if has_errors(findings):
+        raise typer.Exit(code=EXIT_FINDINGS)
+
+
 def main() -> None:
     app()
