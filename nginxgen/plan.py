@@ -182,6 +182,8 @@ class Plan:
     listen: Listen
     default_http: bool
     default_https: bool
+    # Every TLS version some environment's profile allows, for the default HTTPS server.
+    https_protocols: str
     connection_upgrade_variable: str | None
     rate_limits: tuple[RateLimitPlan, ...]
     environments: tuple[EnvironmentPlan, ...]
@@ -556,6 +558,17 @@ def _required_version(
     return max(needs, key=version_tuple)
 
 
+def _https_protocols(planned: Sequence[EnvironmentPlan]) -> str:
+    """The TLS versions of every profile in use, for the default HTTPS server.
+
+    Before nginx 1.29.2 OpenSSL picks the TLS version with the default server's settings, before
+    SNI selects the environment's server: without this list nginx's own default (TLSv1 up to
+    TLSv1.3 before 1.23.4) would be in force, whatever the profiles say.
+    """
+    versions = {version for env in planned if env.tls for version in env.tls.protocols.split()}
+    return " ".join(sorted(versions))
+
+
 def build_plan(environments: Sequence[LoadedEnvironment], settings: Settings) -> Plan:
     """The plan for all environments, or ConfigError listing every rule they break."""
     # Sorted first, so that which of two environments a conflict is blamed on never depends on
@@ -583,6 +596,7 @@ def build_plan(environments: Sequence[LoadedEnvironment], settings: Settings) ->
         listen=listen,
         default_http=settings.default_server,
         default_https=settings.default_server and https,
+        https_protocols=_https_protocols(planned),
         connection_upgrade_variable=CONNECTION_UPGRADE_VARIABLE if websocket else None,
         rate_limits=tuple(location.rate_limit for location in locations if location.rate_limit),
         environments=planned,
