@@ -55,6 +55,20 @@ def image_id(image: str) -> str:
     return image.rsplit(":", 1)[-1] if ":" in image else image
 
 
+_versions: dict[str, str] = {}
+
+
+def image_nginx_version(client: Any, image: str) -> str:
+    """`1.26` for an image whose nginx says `nginx version: nginx/1.26.3`."""
+    if image not in _versions:
+        output = client.containers.run(
+            image, ["nginx", "-v"], remove=True, stdout=True, stderr=True, network_disabled=True
+        )
+        version = bytes(output).decode().strip().rsplit("/", 1)[-1]
+        _versions[image] = ".".join(version.split(".")[:2])
+    return _versions[image]
+
+
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[Any]:
     try:

@@ -1,12 +1,14 @@
 """`nginx -t` with real nginx versions: every output nginxgen ships, and `nginxgen check` itself.
 
 Each output is loaded the way users load it, as a `conf.d` file under the image's own stock
-`nginx.conf`, on every test image (Debian's nginx 1.22, 1.26 and 1.30 by default). One container
-per image serves all the files.
+`nginx.conf`, on every test image (Debian's nginx 1.22, 1.26 and 1.30 by default) that is at least
+the version the output says it needs (its `# Target: ...; needs nginx >= X.` header). One
+container per image serves all the files.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -14,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nginx_fixtures import REPOSITORY, image_id, nginx_test_images, require_image
+from nginx_fixtures import (
+    REPOSITORY,
+    image_id,
+    image_nginx_version,
+    nginx_test_images,
+    require_image,
+)
 from typer.testing import CliRunner
 
 from nginxgen.check import (
@@ -37,6 +45,7 @@ SHIPPED_OUTPUTS = [
     REPOSITORY / "out" / "nginx-ssl.conf",
 ]
 ABSENT_IMAGE = "nginxgen-test/absent:never"
+NEEDS_HEADER = re.compile(r"^# Target: .*; needs nginx >= (?P<version>[0-9.]+[0-9])\.?$", re.M)
 
 
 def relative(path: Path) -> str:
@@ -50,12 +59,50 @@ def engine(request: pytest.FixtureRequest, docker_client: Any) -> Iterator[Docke
         yield engine
 
 
+def version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.removeprefix("nginx/").split("."))
+
+
+def needed_version(output: Path) -> tuple[int, ...]:
+    """The oldest nginx an output says it works with; (0,) if it does not say."""
+    match = NEEDS_HEADER.search(output.read_text(encoding="utf-8"))
+    return version_tuple(match["version"]) if match else (0,)
+
+
+def engine_version(engine: DockerEngine) -> tuple[int, ...]:
+    # `nginx -v -t` of the stock config alone.
+    return version_tuple(nginx_test([], engine).nginx_version)
+
+
+def test_the_shipped_outputs_are_found() -> None:
+    # A glob that matched nothing would make the nginx -t tests below pass on nothing.
+    assert len(SHIPPED_OUTPUTS) > 1
+    assert all(output.is_file() for output in SHIPPED_OUTPUTS)
+
+
 @pytest.mark.nginx
-@pytest.mark.parametrize("output", SHIPPED_OUTPUTS, ids=relative)
-def test_shipped_output_passes_nginx_t(engine: DockerEngine, output: Path) -> None:
-    result = nginx_test([ConfigFile(output.name, output.read_text(encoding="utf-8"))], engine)
-    assert result.ok, result.output
-    assert result.nginx_version.startswith("nginx/"), result.output
+def test_shipped_outputs_pass_nginx_t(engine: DockerEngine) -> None:
+    version = engine_version(engine)
+    tested, failures = [], {}
+    for output in SHIPPED_OUTPUTS:
+        if needed_version(output) > version:
+            continue
+        result = nginx_test([ConfigFile(output.name, output.read_text(encoding="utf-8"))], engine)
+        tested.append(relative(output))
+        if not result.ok:
+            failures[relative(output)] = result.output
+    assert tested, f"no shipped output is meant for nginx {version}"
+    assert not failures, "\n".join(f"{name}:\n{output}" for name, output in failures.items())
+
+
+@pytest.mark.nginx
+def test_every_shipped_output_is_tested_on_some_image(docker_client: Any) -> None:
+    newest = max(
+        version_tuple(image_nginx_version(docker_client, require_image(docker_client, image)))
+        for image in IMAGES
+    )
+    untested = [relative(o) for o in SHIPPED_OUTPUTS if needed_version(o) > newest]
+    assert not untested, f"needing a newer nginx than any test image ({newest}): {untested}"
 
 
 @pytest.mark.nginx
@@ -79,10 +126,23 @@ def broken_output(settings: Settings) -> str:
 
 @pytest.mark.nginx
 @pytest.mark.parametrize("image", IMAGES, ids=image_id)
-def test_check_passes_on_the_shipped_environments(image: str, docker_client: Any) -> None:
-    require_image(docker_client, image)
+def test_check_passes_on_the_shipped_environments_rendered_for_each_nginx(
+    image: str, docker_client: Any, tmp_path: Path
+) -> None:
+    version = image_nginx_version(docker_client, require_image(docker_client, image))
+    settings = tmp_path / "nginxgen.yaml"
+    settings.write_text(f'nginx_version: "{version}"\n', encoding="utf-8")
     result = CliRunner().invoke(
-        app, ["check", "--environments", str(ENVIRONMENTS), "--image", image]
+        app,
+        [
+            "check",
+            "--environments",
+            str(ENVIRONMENTS),
+            "--settings",
+            str(settings),
+            "--image",
+            image,
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "nginx -t passed (nginx/1." in result.stdout

@@ -26,6 +26,7 @@ from nginx_fixtures import (
     Response,
     http_get,
     image_id,
+    image_nginx_version,
     nginx_test_images,
     require_image,
     wait_for,
@@ -107,15 +108,6 @@ def image(request: pytest.FixtureRequest, docker_client: Any) -> str:
 @pytest.fixture
 def site(image: str, docker_client: Any) -> Site:
     return generated_site(image_nginx_version(docker_client, image))
-
-
-def image_nginx_version(client: Any, image: str) -> str:
-    """`1.26` for an image whose nginx says `nginx version: nginx/1.26.3`."""
-    output = client.containers.run(
-        image, ["nginx", "-v"], remove=True, stdout=True, stderr=True, network_disabled=True
-    )
-    version = bytes(output).decode().strip().rsplit("/", 1)[-1]
-    return ".".join(version.split(".")[:2])
 
 
 @pytest.fixture
