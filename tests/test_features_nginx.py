@@ -1,0 +1,571 @@
+"""Every feature of the environment file, shown by the request that proves it to a real nginx.
+
+The inputs are the golden cases `tests/cases/features-<version>/`: what `test_render` compares
+byte for byte is what runs here. Each case runs on the image of its nginx family (1.22 on
+bookworm, 1.26 on trixie, 1.28 and later on sid), once per module: a user-defined network, the
+services as echo backends under their network aliases (`feature-gone` is never started), and
+one nginx with the rendered config, placeholder certificates, an htpasswd file, a static root
+and an ACME token. Requests go from the host to 127.0.0.1 only, so nginx sees them come from the
+network's gateway address: an allow-list of 127.0.0.1 must refuse them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import json
+import socket
+import ssl
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from nginx_fixtures import (
+    BACKEND_IMAGE,
+    CONF_D_FILE,
+    LOOPBACK,
+    REPOSITORY,
+    REQUEST_TIMEOUT_SECONDS,
+    DockerStack,
+    Response,
+    require_image,
+    wait_for,
+)
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.network import Network
+
+from nginxgen.generate import generate_from
+from nginxgen.loader import load_environments, load_settings
+from nginxgen.placeholder_certs import find_tls_files, placeholder_files
+
+pytestmark = pytest.mark.nginx
+
+CASES = REPOSITORY / "tests" / "cases"
+IMAGE_OF_CASE = {
+    "features-1.22": "nginxgen-test/nginx:bookworm",
+    "features-1.26": "nginxgen-test/nginx:trixie",
+    "features-1.28": "nginxgen-test/nginx:sid",
+}
+STARTUP_SECONDS = 30
+# A second nginx with the `locked` environment alone: every HTTPS server on it is modern.
+MODERN_ONLY = "nginx-modern-only"
+
+SITE, WWW, OLD_SITE = "site.feature.test", "www.site.feature.test", "old-site.feature.test"
+LOCKED, PLAIN, UNKNOWN = "locked.feature.test", "plain.feature.test", "unknown.feature.test"
+USER, PASSWORD = "feature", "correct horse"
+HTPASSWD = "/etc/nginx/htpasswd/features"
+STATIC_ROOT = "/srv/features/static"
+ACME_TOKEN = "feature-token-123"
+ACME_FILE = f"/var/www/certbot/.well-known/acme-challenge/{ACME_TOKEN}"
+SPA_INDEX = "<!doctype html><title>feature app</title>\n"
+STYLESHEET = "body { color: teal; }\n"
+# The backend image's answer, plus the headers the feature tests need to see arrive.
+ECHO_BACKEND_CONF = """\
+server {
+    listen 3000 default_server;
+    location / {
+        default_type text/plain;
+        add_header X-Backend $hostname always;
+        return 200 "backend=$hostname uri=$request_uri host=$http_host \
+proto=$http_x_forwarded_proto upgrade=$http_upgrade connection=$http_connection \
+feature=$http_x_feature\\n";
+    }
+}
+"""
+SITE_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "x-frame-options": "SAMEORIGIN",
+    "content-security-policy": "default-src 'self'",
+    "strict-transport-security": "max-age=31536000",
+}
+LOCKED_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "strict-transport-security": "max-age=63072000; includeSubDomains; preload",
+}
+
+
+def htpasswd_line(user: str, password: str) -> bytes:
+    # `{SHA}`: base64 of the SHA-1 digest, a scheme every nginx build reads.
+    digest = base64.b64encode(hashlib.sha1(password.encode()).digest()).decode()
+    return f"{user}:{{SHA}}{digest}\n".encode()
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    case: str
+    services: Mapping[str, tuple[str, ...]]  # service key of site.yaml → its hosts
+    nginx_version: tuple[int, ...]
+    http_port: int
+    https_port: int
+    modern_only_https_port: int
+
+    def https(self, host: str, path: str = "/", **options: Any) -> Response:
+        return send_request(self.https_port, host, path, tls=True, **options)
+
+    def http(self, host: str, path: str = "/", **options: Any) -> Response:
+        return send_request(self.http_port, host, path, **options)
+
+
+def tls_context(
+    *, maximum_version: ssl.TLSVersion | None = None, alpn: list[str] | None = None
+) -> ssl.SSLContext:
+    # The certificates are self-signed placeholders: the tests look at what nginx offers.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if maximum_version is not None:
+        context.maximum_version = maximum_version
+    if alpn is not None:
+        context.set_alpn_protocols(alpn)
+    return context
+
+
+def send_request(
+    port: int,
+    host: str,
+    path: str = "/",
+    *,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+    tls: bool = False,
+) -> Response:
+    """One request to 127.0.0.1:`port` as `host` (Host header and, with `tls`, SNI)."""
+    sock = socket.create_connection((LOOPBACK, port), timeout=REQUEST_TIMEOUT_SECONDS)
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=REQUEST_TIMEOUT_SECONDS)
+    try:
+        if tls:
+            sock = tls_context().wrap_socket(sock, server_hostname=host)
+        connection.sock = sock
+        connection.request(
+            method, path, body, {"Host": host, "Connection": "close", **(headers or {})}
+        )
+        response = connection.getresponse()
+        text = response.read().decode("utf-8", "replace")
+        return Response(
+            response.status, {name.lower(): value for name, value in response.getheaders()}, text
+        )
+    finally:
+        connection.close()
+        sock.close()
+
+
+def handshake(port: int, server_name: str, context: ssl.SSLContext) -> ssl.SSLSocket:
+    """A completed TLS handshake with `server_name` as SNI; the caller closes the socket."""
+    sock = socket.create_connection((LOOPBACK, port), timeout=REQUEST_TIMEOUT_SECONDS)
+    try:
+        return context.wrap_socket(sock, server_hostname=server_name)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def echoed(response: Response) -> dict[str, str]:
+    """What the echo backend saw: `backend=… uri=… host=…` as a dict."""
+    assert response.status == 200, response
+    assert response.body.startswith("backend="), response.body
+    return dict(field.partition("=")[::2] for field in response.body.split())
+
+
+def start_echo_service(stack: DockerStack, host: str) -> None:
+    container = (
+        DockerContainer(require_image(stack.client, BACKEND_IMAGE))
+        .with_network(stack.network)
+        .with_network_aliases(host)
+        .with_kwargs(hostname=host)
+        .with_copy_into_container(ECHO_BACKEND_CONF.encode(), "/etc/nginx/conf.d/backend.conf")
+    )
+    # Registered before starting, so the stack removes it even if it fails to start.
+    stack.containers[host] = container
+    container.start()
+
+
+def nginx_files(config: str) -> dict[str, bytes]:
+    files = {CONF_D_FILE: config.encode()}
+    files.update(placeholder_files(find_tls_files([config])))
+    files[HTPASSWD] = htpasswd_line(USER, PASSWORD)
+    files[f"{STATIC_ROOT}/app/index.html"] = SPA_INDEX.encode()
+    files[f"{STATIC_ROOT}/assets/site.css"] = STYLESHEET.encode()
+    files[ACME_FILE] = ACME_TOKEN.encode()
+    return files
+
+
+@pytest.fixture(scope="module", params=sorted(IMAGE_OF_CASE))
+def deployment(request: pytest.FixtureRequest, docker_client: Any) -> Iterator[Deployment]:
+    case: str = request.param
+    image = require_image(docker_client, IMAGE_OF_CASE[case])
+    settings = load_settings(CASES / case / "nginxgen.yaml")
+    environments = load_environments(CASES / case / "environments")
+    generated = generate_from(environments, settings)
+    # The golden file is what runs: a stale one would prove nothing about it.
+    assert generated.text == (CASES / case / "expected.conf").read_text(encoding="utf-8")
+    modern_only = generate_from([env for env in environments if env.name == "locked"], settings)
+    site = next(env for env in environments if env.name == "site").model
+    services = {name: service.addresses for name, service in site.services.items()}
+    stack = DockerStack(docker_client, Network().create())
+    try:
+        for name, hosts in services.items():
+            if name != "gone":
+                for host in hosts:
+                    start_echo_service(stack, host)
+        stack.start_nginx(image, nginx_files(generated.text))
+        stack.start_nginx(image, nginx_files(modern_only.text), name=MODERN_ONLY)
+        https_port, modern_only_port = stack.port("nginx", 443), stack.port(MODERN_ONLY, 443)
+        wait_for(
+            f"nginx of {case} on {image} proxying to its service",
+            lambda: send_request(https_port, SITE, tls=True),
+            lambda response: response.status == 200,
+            STARTUP_SECONDS,
+        )
+        wait_for(
+            f"the modern-only nginx on {image} answering",
+            lambda: send_request(modern_only_port, LOCKED, "/public/", tls=True),
+            lambda response: response.status == 200,
+            STARTUP_SECONDS,
+        )
+        deployed = Deployment(
+            case,
+            services,
+            running_nginx_version(stack),
+            http_port=stack.port("nginx", 80),
+            https_port=https_port,
+            modern_only_https_port=modern_only_port,
+        )
+        yield deployed
+        for name in ("nginx", MODERN_ONLY):
+            logs = stack.logs(name)
+            assert "[emerg]" not in logs and "[crit]" not in logs, logs
+    finally:
+        stack.close()
+
+
+def running_nginx_version(stack: DockerStack) -> tuple[int, ...]:
+    exit_code, output = stack.wrapped("nginx").exec_run(["nginx", "-v"])
+    text = bytes(output).decode()
+    assert exit_code == 0 and "nginx/" in text, text
+    return tuple(int(part) for part in text.strip().rsplit("/", 1)[-1].split("."))
+
+
+# --- redirects and ACME ------------------------------------------------------------------------
+
+
+def test_http_redirects_to_https_with_path_and_query(deployment: Deployment) -> None:
+    for host in (SITE, LOCKED):
+        response = deployment.http(host, "/some/page?x=1")
+        assert response.status == 301, response
+        assert response.headers["location"] == f"https://{host}/some/page?x=1"
+
+
+def test_www_and_redirect_domains_go_to_the_primary_domain(deployment: Deployment) -> None:
+    for host in (WWW, OLD_SITE):
+        for send in (deployment.http, deployment.https):
+            response = send(host, "/page?x=1")
+            assert response.status == 301, (host, send, response)
+            assert response.headers["location"] == f"https://{SITE}/page?x=1"
+
+
+def test_acme_challenge_is_served_on_port_80_while_the_rest_redirects(
+    deployment: Deployment,
+) -> None:
+    for host in (SITE, WWW):
+        token = deployment.http(host, f"/.well-known/acme-challenge/{ACME_TOKEN}")
+        assert (token.status, token.body) == (200, ACME_TOKEN), (host, token)
+        assert token.headers["content-type"] == "text/plain"
+        assert deployment.http(host, "/.well-known/other").status == 301
+    # `acme_webroot: false`: the challenge path redirects like everything else.
+    off = deployment.http(LOCKED, f"/.well-known/acme-challenge/{ACME_TOKEN}")
+    assert off.status == 301, off
+
+
+# --- refusing unknown names --------------------------------------------------------------------
+
+
+def test_unknown_host_on_http_is_closed_without_a_response(deployment: Deployment) -> None:
+    # 444: nginx closes the connection; http.client sees no status line at all.
+    with pytest.raises(ConnectionResetError):
+        deployment.http(UNKNOWN)
+    assert deployment.http(SITE).status == 301
+
+
+def test_unknown_server_name_on_https_has_its_handshake_refused(deployment: Deployment) -> None:
+    with pytest.raises(ssl.SSLError):
+        handshake(deployment.https_port, UNKNOWN, tls_context()).close()
+    handshake(deployment.https_port, SITE, tls_context()).close()
+
+
+# --- TLS and HTTP/2 ----------------------------------------------------------------------------
+
+
+def test_intermediate_profile_accepts_tls12_and_modern_refuses_it(deployment: Deployment) -> None:
+    tls12_only = tls_context(maximum_version=ssl.TLSVersion.TLSv1_2)
+    with handshake(deployment.https_port, SITE, tls12_only) as accepted:
+        assert accepted.version() == "TLSv1.2"
+    with handshake(deployment.https_port, LOCKED, tls_context()) as modern:
+        assert modern.version() == "TLSv1.3"
+    # Where every environment is modern, TLSv1.2 is refused on every nginx version.
+    with pytest.raises(ssl.SSLError):
+        handshake(deployment.modern_only_https_port, LOCKED, tls12_only).close()
+    with handshake(deployment.modern_only_https_port, LOCKED, tls_context()) as modern:
+        assert modern.version() == "TLSv1.3"
+
+
+def test_modern_server_beside_an_intermediate_one_refuses_tls12_from_nginx_1_29_2(
+    deployment: Deployment,
+) -> None:
+    # Before 1.29.2 nginx negotiates the version with the default server's protocols, which
+    # must allow TLSv1.2 for the intermediate site on the same port; from 1.29.2 on, the
+    # server that SNI selects decides.
+    tls12_only = tls_context(maximum_version=ssl.TLSVersion.TLSv1_2)
+    if deployment.nginx_version >= (1, 29, 2):
+        with pytest.raises(ssl.SSLError):
+            handshake(deployment.https_port, LOCKED, tls12_only).close()
+    else:
+        with handshake(deployment.https_port, LOCKED, tls12_only) as accepted:
+            assert accepted.version() == "TLSv1.2"
+
+
+def test_http2_is_offered_through_alpn(deployment: Deployment) -> None:
+    # 1.22 turns it on with `listen … http2`, 1.25.1 and later with `http2 on;`.
+    for host in (SITE, LOCKED):
+        with handshake(deployment.https_port, host, tls_context(alpn=["h2", "http/1.1"])) as tls:
+            assert tls.selected_alpn_protocol() == "h2", host
+        with handshake(deployment.https_port, host, tls_context(alpn=["http/1.1"])) as tls:
+            assert tls.selected_alpn_protocol() == "http/1.1", host
+
+
+# --- headers -----------------------------------------------------------------------------------
+
+
+def assert_headers(response: Response, expected: Mapping[str, str]) -> None:
+    present = {name: response.headers.get(name) for name in expected}
+    assert present == dict(expected), response
+    # server_tokens off: no version in the header.
+    assert response.headers["server"] == "nginx", response
+
+
+SITE_ROUTES = [
+    ("/", 200),
+    ("/api/x", 200),
+    ("/status", 200),
+    ("/ws/", 200),
+    ("/upload/", 200),
+    ("/private/", 401),
+    ("/office/", 403),
+    ("/open/", 200),
+    ("/down/", 502),
+    ("/cached/", 200),
+    ("/assets/site.css", 200),
+    ("/assets/missing.css", 404),
+    ("/app/", 200),
+]
+
+
+def test_security_headers_and_hsts_are_on_every_route(deployment: Deployment) -> None:
+    for path, status in SITE_ROUTES:
+        response = deployment.https(SITE, path)
+        assert response.status == status, (path, response)
+        assert_headers(response, SITE_HEADERS)
+    for path, status in [("/", 401), ("/public/", 200), ("/down/", 503)]:
+        response = deployment.https(LOCKED, path)
+        assert response.status == status, (path, response)
+        assert_headers(response, LOCKED_HEADERS)
+        assert "content-security-policy" not in response.headers
+
+
+def test_a_route_with_its_own_response_headers_keeps_the_security_headers(
+    deployment: Deployment,
+) -> None:
+    response = deployment.https(SITE, "/api/x")
+    assert_headers(response, {**SITE_HEADERS, "cache-control": "no-store"})
+    assert "cache-control" not in deployment.https(SITE, "/").headers
+
+
+def test_http_only_environment_has_security_headers_but_no_hsts(deployment: Deployment) -> None:
+    response = deployment.http(PLAIN, "/page")
+    assert echoed(response)["proto"] == "http"
+    assert_headers(
+        response,
+        {"referrer-policy": "strict-origin-when-cross-origin", "x-frame-options": "SAMEORIGIN"},
+    )
+    # `x_content_type_options: false` drops that header; HSTS needs TLS.
+    assert "x-content-type-options" not in response.headers
+    assert "strict-transport-security" not in response.headers
+
+
+def test_server_tokens_are_off_on_nginx_own_pages(deployment: Deployment) -> None:
+    for response in (
+        deployment.https(SITE, "/assets/missing.css"),
+        deployment.http(SITE, "/"),
+        deployment.https(WWW, "/"),
+    ):
+        assert response.headers["server"] == "nginx", response
+        assert "nginx/" not in response.body, response
+
+
+# --- access ------------------------------------------------------------------------------------
+
+
+def test_basic_auth_answers_401_without_credentials_and_200_with(deployment: Deployment) -> None:
+    refused = deployment.https(SITE, "/private/")
+    assert refused.status == 401, refused
+    assert refused.headers["www-authenticate"] == 'Basic realm="Feature staff"'
+    assert deployment.https(SITE, "/private/", headers=basic_auth(USER, "wrong")).status == 401
+    allowed = deployment.https(SITE, "/private/", headers=basic_auth(USER, PASSWORD))
+    assert echoed(allowed)["backend"] == "feature-web"
+    # Routes without access rules of an environment without them stay open.
+    assert deployment.https(SITE, "/").status == 200
+
+
+def test_environment_auth_covers_every_route_its_routes_do_not_replace(
+    deployment: Deployment,
+) -> None:
+    refused = deployment.https(LOCKED, "/anything")
+    assert refused.status == 401, refused
+    assert refused.headers["www-authenticate"] == 'Basic realm="Restricted"'
+    allowed = deployment.https(LOCKED, "/anything", headers=basic_auth(USER, PASSWORD))
+    assert echoed(allowed)["uri"] == "/anything"
+    # `/public/` has access of its own (an allow-list), which replaces the environment's auth.
+    assert echoed(deployment.https(LOCKED, "/public/"))["uri"] == "/public/"
+
+
+def test_allow_list_refuses_addresses_outside_it(deployment: Deployment) -> None:
+    # The host's requests reach nginx from the Docker network's gateway, not from 127.0.0.1.
+    assert deployment.https(SITE, "/office/").status == 403
+    assert echoed(deployment.https(SITE, "/open/"))["uri"] == "/open/"
+
+
+# --- limits ------------------------------------------------------------------------------------
+
+
+def test_rate_limit_answers_429_over_the_rate(deployment: Deployment) -> None:
+    # 1r/m with burst 2: one request plus two of burst pass, then 429 (a minute never passes).
+    statuses = []
+    for _ in range(10):
+        statuses.append(deployment.https(SITE, "/limited/").status)
+        if statuses[-1] != 200:
+            break
+    assert statuses == [200, 200, 200, 429]
+    assert deployment.https(SITE, "/").status == 200
+
+
+def test_body_over_client_max_body_size_answers_413(deployment: Deployment) -> None:
+    # Route limit 1k on /upload/; environment limit 2k on every route of `locked`.
+    for host, path, fits, too_big in [
+        (SITE, "/upload/", 1000, 1500),
+        (LOCKED, "/public/", 2000, 3000),
+    ]:
+        over = deployment.https(host, path, method="POST", body=b"x" * too_big)
+        assert over.status == 413, (host, over)
+        assert over.headers["strict-transport-security"], over
+        within = deployment.https(host, path, method="POST", body=b"x" * fits)
+        assert echoed(within)["uri"] == path
+    # Other routes keep nginx's default limit of 1m.
+    assert deployment.https(SITE, "/", method="POST", body=b"x" * 1500).status == 200
+
+
+# --- the service is absent ---------------------------------------------------------------------
+
+
+def test_error_page_when_the_service_is_absent(deployment: Deployment) -> None:
+    html = deployment.https(SITE, "/down/page")
+    assert html.status == 502, html
+    assert html.headers["content-type"] == "text/html"
+    assert "<h1>Service temporarily unavailable</h1>" in html.body
+    assert "nginx" not in html.body
+    data = deployment.https(LOCKED, "/down/page")
+    assert data.status == 503, data
+    assert data.headers["content-type"] == "application/json"
+    assert json.loads(data.body) == {"status": 503, "error": "Locked is down for maintenance"}
+    # The other routes of both environments answer as usual.
+    assert deployment.https(SITE, "/").status == 200
+    assert deployment.https(LOCKED, "/public/").status == 200
+
+
+# --- routing -----------------------------------------------------------------------------------
+
+
+def test_strip_prefix_sends_the_rest_of_the_uri_and_the_query(deployment: Deployment) -> None:
+    seen = echoed(deployment.https(SITE, "/api/x?y=1"))
+    assert (seen["backend"], seen["uri"]) == ("feature-api", "/x?y=1")
+    assert echoed(deployment.https(SITE, "/api/"))["uri"] == "/"
+    assert echoed(deployment.https(SITE, "/api/deep/er/path"))["uri"] == "/deep/er/path"
+
+
+def test_request_headers_reach_only_their_route_service(deployment: Deployment) -> None:
+    assert echoed(deployment.https(SITE, "/api/x"))["feature"] == "from-nginx"
+    assert echoed(deployment.https(SITE, "/"))["feature"] == ""
+
+
+def test_proxied_requests_carry_host_and_scheme(deployment: Deployment) -> None:
+    seen = echoed(deployment.https(SITE, "/page"))
+    assert (seen["host"], seen["proto"], seen["uri"]) == (SITE, "https", "/page")
+
+
+def test_exact_match_takes_only_its_own_path(deployment: Deployment) -> None:
+    assert echoed(deployment.https(SITE, "/status"))["backend"] == "feature-api"
+    assert echoed(deployment.https(SITE, "/status/more"))["backend"] == "feature-web"
+
+
+def test_regex_static_route_serves_files_from_its_root(deployment: Deployment) -> None:
+    sheet = deployment.https(SITE, "/assets/site.css")
+    assert (sheet.status, sheet.body) == (200, STYLESHEET), sheet
+    assert sheet.headers["content-type"] == "text/css"
+    assert "x-backend" not in sheet.headers
+    missing = deployment.https(SITE, "/assets/missing.css")
+    assert missing.status == 404 and "x-backend" not in missing.headers, missing
+    # Not matched by the regex: the `/` prefix route proxies it.
+    assert echoed(deployment.https(SITE, "/assets/site.txt"))["backend"] == "feature-web"
+
+
+def test_spa_route_falls_back_to_its_index_html(deployment: Deployment) -> None:
+    for path in ("/app/", "/app/orders/42", "/app/settings?tab=2"):
+        response = deployment.https(SITE, path)
+        assert (response.status, response.body) == (200, SPA_INDEX), (path, response)
+        assert response.headers["content-type"] == "text/html"
+        assert "x-backend" not in response.headers
+
+
+def test_websocket_route_forwards_the_upgrade_headers(deployment: Deployment) -> None:
+    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade"}
+    seen = echoed(deployment.https(SITE, "/ws/chat", headers=upgrade))
+    assert (seen["upgrade"], seen["connection"]) == ("websocket", "upgrade")
+    # Hop-by-hop headers stop at nginx on other routes.
+    assert echoed(deployment.https(SITE, "/", headers=upgrade))["upgrade"] == ""
+
+
+def test_raw_directives_take_effect(deployment: Deployment) -> None:
+    # Route raw `expires 1h`; server raw `charset utf-8` in `locked`.
+    assert deployment.https(SITE, "/cached/").headers["cache-control"] == "max-age=3600"
+    public = deployment.https(LOCKED, "/public/")
+    assert public.headers["content-type"] == "text/plain; charset=utf-8"
+    assert deployment.https(SITE, "/").headers["content-type"] == "text/plain"
+
+
+@pytest.mark.parametrize("deployment", ["features-1.28"], indirect=True)
+def test_upstream_resolve_balances_over_every_host(deployment: Deployment) -> None:
+    hosts = set(deployment.services["pool"])
+    assert hosts == {"feature-pool-a", "feature-pool-b"}
+    seen: set[str] = set()
+    for _ in range(20):
+        seen.add(echoed(deployment.https(SITE, "/pool/"))["backend"])
+        if seen == hosts:
+            break
+    assert seen == hosts
+
+
+def test_the_cases_cover_every_nginx_family() -> None:
+    found = sorted(path.name for path in CASES.glob("features-*") if path.is_dir())
+    assert found == sorted(IMAGE_OF_CASE)
+    for case in found:
+        settings = load_settings(CASES / case / "nginxgen.yaml")
+        assert case == f"features-{settings.nginx_version}"
