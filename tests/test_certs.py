@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,10 +245,19 @@ def test_a_missing_key_file_is_an_error(project: Project, intermediate: Issued) 
     assert f"{key}: error: not found" in result.stdout
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_an_unreadable_key_is_an_error(project: Project, intermediate: Issued) -> None:
+def test_an_unreadable_key_is_an_error(
+    project: Project, intermediate: Issued, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, key = project.served(leaf(intermediate, "example.test"), intermediate.certificate)
-    key.chmod(0)
+    # Tests run as root here, and root reads files whatever their mode: refuse the read instead.
+    read_bytes = Path.read_bytes
+
+    def refuse(path: Path) -> bytes:
+        if path == key:
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
     result = project.run()
     assert result.exit_code == 1
     assert f"{key}: error: cannot be read by this user (permission denied)" in result.stdout
