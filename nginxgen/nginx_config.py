@@ -11,6 +11,7 @@ instead of a parse error, and so that a dump's absolute paths stay inside its te
 
 from __future__ import annotations
 
+import functools
 import re
 import tempfile
 from collections.abc import Iterator
@@ -271,14 +272,21 @@ class _Loader:
         if not 0 < line <= len(lines):
             return 1
         text = _strip_comment(lines[line - 1])
-        pattern = re.compile(rf"(?:^|(?<=[\s;{{}}])){re.escape(name)}(?=[\s;{{]|$)")
-        matches = list(pattern.finditer(text))
+        matches = list(_directive_pattern(name).finditer(text))
         if occurrence < len(matches):
             return matches[occurrence].start() + 1
         return 1
 
 
+@functools.lru_cache(maxsize=1024)
+def _directive_pattern(name: str) -> re.Pattern[str]:
+    """Where directive `name` starts on a line; compiled once per name (large files repeat)."""
+    return re.compile(rf"(?:^|(?<=[\s;{{}}])){re.escape(name)}(?=[\s;{{]|$)")
+
+
 def _strip_comment(line: str) -> str:
+    if "#" not in line:
+        return line
     quote = ""
     for index, character in enumerate(line):
         if quote:
