@@ -269,6 +269,22 @@ def check(
         raise typer.Exit(code=EXIT_FINDINGS)
 
 
+@app.command()
+@handled
+def compose(
+    environments: EnvironmentsOption = None,
+    settings_file: SettingsOption = None,
+) -> None:
+    """Print a docker-compose service for the nginx proxy that runs the output."""
+    from nginxgen.compose import compose_service
+    from nginxgen.loader import load_environments
+    from nginxgen.plan import build_plan
+
+    settings, directory = _project(settings_file, environments)
+    plan = build_plan(load_environments(directory), settings)
+    typer.echo(compose_service(plan, settings), nl=False)
+
+
 class SchemaKind(StrEnum):
     environment = "environment"
     settings = "settings"
