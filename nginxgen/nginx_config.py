@@ -22,7 +22,8 @@ from glob import has_magic
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from nginxgen import nginx_lexer
+import crossplane
+
 from nginxgen.errors import NginxgenError
 
 # nginx looks for relative include paths under its configuration prefix; the official Docker
@@ -229,8 +230,7 @@ class _Loader:
         self._lines[real] = text.splitlines()
         # Context checks are off: a conf.d fragment or an included file has no `http` around
         # it when parsed alone, and misplaced directives are `nginx -t`'s job, not the linter's.
-        # crossplane's parser with a faster lexer of the same tokens (nginx_lexer.py).
-        payload = nginx_lexer.parse(
+        payload = crossplane.parse(
             str(real), single=True, check_ctx=False, comments=False, onerror=lambda e: e
         )
         for problem in payload["errors"]:
