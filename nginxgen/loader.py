@@ -19,6 +19,7 @@ from nginxgen.errors import ConfigError, Problem
 from nginxgen.models import Environment, Settings
 
 FieldPath = tuple[str | int, ...]
+YamlLoader = yaml.SafeLoader | yaml.CSafeLoader
 ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
 
@@ -74,7 +75,7 @@ def _position(mark: yaml.Mark) -> tuple[int, int]:
     return (mark.line + 1, mark.column + 1)
 
 
-def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: FieldPath, source: SourceMap) -> Any:
+def _construct(loader: YamlLoader, node: yaml.Node, path: FieldPath, source: SourceMap) -> Any:
     positions = source.positions
     positions[path] = _position(node.start_mark)
     if isinstance(node, yaml.MappingNode):
@@ -106,9 +107,24 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: FieldPath, source
     return loader.construct_object(node, deep=True)
 
 
+# libyaml's parser, where PyYAML was built with it, is several times faster than the pure-Python
+# one; the pure-Python one words errors as users see them, so a document libyaml rejects is
+# parsed again by it for the message.
+_FAST_LOADER: type[YamlLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document, recording the position of every value. Raises ConfigError."""
-    loader = yaml.SafeLoader(text)
+    try:
+        return _parse_with(_FAST_LOADER, text, file)
+    except ConfigError:
+        if _FAST_LOADER is yaml.SafeLoader:
+            raise
+        return _parse_with(yaml.SafeLoader, text, file)
+
+
+def _parse_with(loader_class: type[YamlLoader], text: str, file: str) -> tuple[Any, SourceMap]:
+    loader = loader_class(text)
     source = SourceMap(file)
     try:
         node = loader.get_single_node()

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from nginxgen.errors import ConfigError, Problem
 from nginxgen.loader import (
@@ -417,3 +418,33 @@ def test_display_path_is_relative_below_the_working_directory(
     assert display_path(Path("environments/a.yaml")) == "environments/a.yaml"
     outside = tmp_path.parent / "elsewhere.yaml"
     assert display_path(outside) == str(outside)
+
+
+def test_libyaml_and_pure_python_parsers_give_the_same_values_and_positions() -> None:
+    """The fast path (libyaml) must locate every value exactly where the pure-Python one does."""
+    from nginxgen import loader
+
+    if not hasattr(yaml, "CSafeLoader"):
+        pytest.fail("PyYAML was built without libyaml; the fast path is not exercised")
+    text = (
+        "# comment\n"
+        "domains: [a.example, 'b.example']\n"
+        "tls:\n"
+        "  certificate: /c.pem\n"
+        "  certificate_key: /k.pem\n"
+        "services:\n"
+        "  app: {host: app, port: 3000}\n"
+        "  web:\n"
+        "    host: web\n"
+        "    port: 8080\n"
+        "routes:\n"
+        "  - {path: /, service: app}\n"
+        "  - path: /ws/\n"
+        "    service: web\n"
+        "    websocket: true\n"
+    )
+    fast_data, fast_source = loader._parse_with(yaml.CSafeLoader, text, "x.yaml")
+    slow_data, slow_source = loader._parse_with(yaml.SafeLoader, text, "x.yaml")
+    assert fast_data == slow_data
+    assert fast_source.positions == slow_source.positions
+    assert fast_source.key_positions == slow_source.key_positions
