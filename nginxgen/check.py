@@ -6,7 +6,9 @@ is an image run by Docker or the host's binary. The work is in `nginx_runner`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -25,6 +27,10 @@ from nginxgen.nginx_runner import (
 )
 
 DEFAULT_IMAGE = "nginx:stable"
+# The header line `render` writes: what the output was generated for and what it needs.
+REQUIREMENT = re.compile(
+    r"^# Target: nginx (?P<target>[0-9.]+); needs nginx >= (?P<needs>[0-9.]+)\.$", re.MULTILINE
+)
 IMAGE_VARIABLE = "NGINXGEN_NGINX_IMAGE"
 
 
@@ -72,10 +78,41 @@ def configs_from_environments(directory: Path, settings: Settings) -> list[Confi
 
 
 def check(configs: Sequence[ConfigFile], engine: Engine) -> CheckResult:
-    """`nginx -t` on `configs` together, loaded as `conf.d` files, in `engine`."""
+    """`nginx -t` on `configs` together, loaded as `conf.d` files, in `engine`.
+
+    Generated configs say which nginx they need; an older nginx fails the check even where
+    `nginx -t` happens to pass, since what it lacks may only show at run time.
+    """
     if not configs:
         raise UsageError("nothing to check: no config files given")
-    return nginx_test(configs, engine)
+    result = nginx_test(configs, engine)
+    problems = tuple(
+        problem
+        for config in configs
+        if (problem := version_problem(config, result.nginx_version)) is not None
+    )
+    if not problems:
+        return result
+    return dataclasses.replace(result, ok=False, problems=result.problems + problems)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def version_problem(config: ConfigFile, nginx_version: str) -> str | None:
+    """Why `nginx_version` (`nginx/1.22.1`) cannot run `config`, by its header; else None."""
+    requirement = REQUIREMENT.search(config.text)
+    running = nginx_version.rpartition("/")[2]
+    if requirement is None or not re.fullmatch(r"[0-9]+(\.[0-9]+)*", running):
+        return None
+    if _version(running) >= _version(requirement["needs"]):
+        return None
+    return (
+        f"{config.name}: nginx {running} is older than this output needs "
+        f"(>= {requirement['needs']}; generated for nginx {requirement['target']}): set "
+        "nginx_version in nginxgen.yaml to the nginx you run, or run a newer nginx"
+    )
 
 
 def as_document(result: CheckResult) -> dict[str, Any]:
@@ -96,5 +133,6 @@ def as_document(result: CheckResult) -> dict[str, Any]:
             for message in result.messages
         ],
         "notes": list(result.notes),
+        "problems": list(result.problems),
         "output": result.output,
     }

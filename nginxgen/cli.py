@@ -258,11 +258,13 @@ def check(
                 typer.echo(str(message))
             else:
                 _error(str(message))
+        for problem in result.problems:
+            typer.echo(problem)
         tested = f"{result.nginx_version}, {result.engine}"
         if result.ok:
             typer.echo(f"nginx -t passed ({tested})")
         else:
-            if not result.errors:
+            if not result.errors and not result.problems:
                 typer.echo(result.output, nl=False)
             typer.echo(f"nginx -t failed ({tested})")
     if not result.ok:

@@ -97,6 +97,8 @@ class CheckResult:
     output: str
     messages: tuple[NginxMessage, ...]
     notes: tuple[str, ...] = ()
+    # Failures nginx itself does not report, e.g. an nginx older than the output needs.
+    problems: tuple[str, ...] = ()
 
     @property
     def errors(self) -> tuple[NginxMessage, ...]:

@@ -31,6 +31,7 @@ from nginxgen.check import (
     configs_from_environments,
     configs_from_files,
     resolve_image,
+    version_problem,
 )
 from nginxgen.cli import app
 from nginxgen.errors import UsageError
@@ -147,6 +148,35 @@ def test_check_passes_on_the_shipped_environments_rendered_for_each_nginx(
     assert result.exit_code == 0, result.output
     assert "nginx -t passed (nginx/1." in result.stdout
     assert image in result.stdout
+
+
+@pytest.mark.nginx
+def test_check_fails_clearly_when_the_image_is_older_than_the_output_needs(
+    docker_client: Any,
+) -> None:
+    oldest = require_image(docker_client, IMAGES[0])
+    assert version_tuple(image_nginx_version(docker_client, oldest)) < (1, 25, 1)
+    # The shipped environments target 1.26 (`http2 on;`, nginx >= 1.25.1).
+    result = CliRunner().invoke(
+        app, ["check", "--environments", str(ENVIRONMENTS), "--image", oldest]
+    )
+    assert result.exit_code == 1, result.output
+    assert "is older than this output needs (>= 1.25.1; generated for nginx 1.26)" in (
+        result.stdout
+    )
+
+
+def test_version_problem_reads_the_requirement_from_the_header() -> None:
+    text = "# Target: nginx 1.28; needs nginx >= 1.27.3.\nserver {}\n"
+    config = ConfigFile("nginx-ssl.conf", text)
+    assert version_problem(config, "nginx/1.27.3") is None
+    assert version_problem(config, "nginx/1.30.0") is None
+    problem = version_problem(config, "nginx/1.26.3")
+    assert problem is not None
+    assert problem.startswith("nginx-ssl.conf: nginx 1.26.3 is older than this output needs")
+    # Hand-written configs say nothing, and an unknown version is nginx's to judge.
+    assert version_problem(ConfigFile("a.conf", "server {}\n"), "nginx/1.0.0") is None
+    assert version_problem(config, "unknown") is None
 
 
 @pytest.mark.nginx
