@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import docker
 import pytest
 from cryptography import x509
 from nginx_fixtures import (
@@ -34,7 +35,7 @@ from nginx_fixtures import (
 
 from nginxgen.generate import generate
 from nginxgen.loader import load_settings
-from nginxgen.models import Settings
+from nginxgen.models import Settings, supports_upstream_resolve
 from nginxgen.placeholder_certs import find_tls_files, placeholder_files
 
 pytestmark = pytest.mark.nginx
@@ -73,15 +74,20 @@ class Site:
 
 
 @cache
-def generated_site(nginx_version: str) -> Site:
+def generated_site(nginx_version: str, strategy: str) -> Site:
     """The repository's environments rendered by the library, for the nginx under test."""
     settings_file = REPOSITORY / "nginxgen.yaml"
     settings = load_settings(settings_file) if settings_file.is_file() else Settings()
     settings = settings.model_copy(
-        update={"resolver_valid": f"{RESOLVER_VALID_SECONDS}s", "nginx_version": nginx_version}
+        update={
+            "resolver_valid": f"{RESOLVER_VALID_SECONDS}s",
+            "nginx_version": nginx_version,
+            "strategy": strategy,
+        }
     )
     generated = generate(REPOSITORY / "environments", settings)
     assert f"valid={RESOLVER_VALID_SECONDS}s" in generated.text
+    assert {environment.strategy for environment in generated.plan.environments} == {strategy}
     routes = tuple(
         Route(
             environment.name,
@@ -105,9 +111,45 @@ def image(request: pytest.FixtureRequest, docker_client: Any) -> str:
     return require_image(docker_client, request.param)
 
 
+STRATEGIES = ("variable", "upstream-resolve")
+
+
+def scenario_keys() -> list[tuple[str, str]]:
+    """Every (image, strategy) pair whose nginx runs that strategy: both strategies are proven on
+    every nginx version they support."""
+    images = nginx_test_images()
+    try:
+        client = docker.from_env()
+        versions = {image: image_nginx_version(client, image) for image in images}
+    except Exception:  # Docker or an image missing: pair everything; the fixtures then fail.
+        return [(image, strategy) for image in images for strategy in STRATEGIES]
+    return [
+        (image, strategy)
+        for image, version in versions.items()
+        for strategy in STRATEGIES
+        if strategy == "variable" or supports_upstream_resolve(version)
+    ]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "scenario" in metafunc.fixturenames:
+        keys = scenario_keys()
+        metafunc.parametrize(
+            "scenario_key", keys, ids=[f"{image_id(image)}-{strategy}" for image, strategy in keys]
+        )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    image: str
+    site: Site
+
+
 @pytest.fixture
-def site(image: str, docker_client: Any) -> Site:
-    return generated_site(image_nginx_version(docker_client, image))
+def scenario(scenario_key: tuple[str, str], docker_client: Any) -> Scenario:
+    image, strategy = scenario_key
+    image = require_image(docker_client, image)
+    return Scenario(image, generated_site(image_nginx_version(docker_client, image), strategy))
 
 
 @pytest.fixture
@@ -137,8 +179,9 @@ def assert_backend(response: Response, route: Route) -> None:
 
 
 def test_nginx_starts_with_no_service_and_every_route_answers_502(
-    stack: DockerStack, image: str, site: Site
+    stack: DockerStack, scenario: Scenario
 ) -> None:
+    image, site = scenario.image, scenario.site
     start_nginx_and_wait(stack, image, site)
     for route in site.routes:
         assert https(stack, route).status == 502, route
@@ -151,8 +194,9 @@ def test_nginx_starts_with_no_service_and_every_route_answers_502(
 
 
 def test_service_started_later_answers_200_without_a_reload(
-    stack: DockerStack, image: str, site: Site
+    stack: DockerStack, scenario: Scenario
 ) -> None:
+    image, site = scenario.image, scenario.site
     start_nginx_and_wait(stack, image, site)
     for route in site.routes:
         assert https(stack, route).status == 502, route
@@ -172,8 +216,9 @@ def test_service_started_later_answers_200_without_a_reload(
 
 
 def test_a_stopped_service_takes_down_only_its_own_routes_and_nginx_restarts(
-    stack: DockerStack, image: str, site: Site
+    stack: DockerStack, scenario: Scenario
 ) -> None:
+    image, site = scenario.image, scenario.site
     production, staging = site.routes_of("production"), site.routes_of("staging")
     assert production and staging
     for host in site.hosts():
@@ -256,8 +301,9 @@ def test_a_static_upstream_keeps_nginx_from_starting_without_its_service(
 
 
 def test_each_domain_has_its_own_certificate_and_http_redirects_to_https(
-    stack: DockerStack, image: str, site: Site
+    stack: DockerStack, scenario: Scenario
 ) -> None:
+    image, site = scenario.image, scenario.site
     start_nginx_and_wait(stack, image, site)
     served: dict[str, bytes] = {}
     for domain in site.domains:
