@@ -19,6 +19,7 @@ from nginxgen.errors import ConfigError, NginxgenError
 
 if TYPE_CHECKING:
     from nginxgen.models import Settings
+    from nginxgen.plan import Plan
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INVALID, EXIT_BUG = 0, 1, 2, 3
 
@@ -105,6 +106,15 @@ def _project(settings_file: Path | None, environments: Path | None) -> tuple[Set
     return settings, environments or Path(settings.environments)
 
 
+def _plan(settings_file: Path | None, environments: Path | None) -> tuple[Settings, Plan]:
+    """The settings and the validated plan of every environment; nothing rendered."""
+    from nginxgen.loader import load_environments
+    from nginxgen.plan import build_plan
+
+    settings, directory = _project(settings_file, environments)
+    return settings, build_plan(load_environments(directory), settings)
+
+
 @app.command()
 @handled
 def render(
@@ -154,23 +164,19 @@ def validate(
     output_format: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.text,
 ) -> None:
     """Validate the environment files (and nginxgen.yaml) without rendering anything."""
-    from nginxgen.loader import load_environments
-    from nginxgen.plan import build_plan
-
     try:
-        settings, directory = _project(settings_file, environments)
-        loaded = load_environments(directory)
-        build_plan(loaded, settings)
+        _, plan = _plan(settings_file, environments)
     except ConfigError as error:
         if output_format is OutputFormat.json:
             problems = [problem.__dict__ for problem in error.problems]
             typer.echo(json.dumps({"valid": False, "problems": problems}, indent=2))
             raise typer.Exit(code=EXIT_INVALID) from None
         raise
+    names = [environment.name for environment in plan.environments]
     if output_format is OutputFormat.json:
         typer.echo(json.dumps({"valid": True, "problems": []}, indent=2))
     else:
-        typer.echo(f"{len(loaded)} environment(s) valid: " + ", ".join(e.name for e in loaded))
+        typer.echo(f"{len(names)} environment(s) valid: " + ", ".join(names))
 
 
 @app.command()
@@ -279,11 +285,8 @@ def compose(
 ) -> None:
     """Print a docker-compose service for the nginx proxy that runs the output."""
     from nginxgen.compose import compose_service
-    from nginxgen.loader import load_environments
-    from nginxgen.plan import build_plan
 
-    settings, directory = _project(settings_file, environments)
-    plan = build_plan(load_environments(directory), settings)
+    settings, plan = _plan(settings_file, environments)
     typer.echo(compose_service(plan, settings), nl=False)
 
 
@@ -357,11 +360,8 @@ def certs(
     import datetime
 
     from nginxgen.certs import as_document, as_text, has_errors, inspect_certificates
-    from nginxgen.loader import load_environments
-    from nginxgen.plan import build_plan
 
-    settings, directory = _project(settings_file, environments)
-    plan = build_plan(load_environments(directory), settings)
+    _, plan = _plan(settings_file, environments)
     findings = inspect_certificates(plan, datetime.datetime.now(datetime.UTC), warn_days)
     if output_format is OutputFormat.json:
         typer.echo(json.dumps(as_document(findings), indent=2))
