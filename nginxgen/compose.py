@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from nginxgen.check import DEFAULT_IMAGE
 from nginxgen.models import Settings
+from nginxgen.nginx_runner import conf_d_name
 from nginxgen.plan import Plan
 
-DEFAULT_IMAGE = "nginx:stable"
 CONF_D = "/etc/nginx/conf.d"
 LETSENCRYPT = "/etc/letsencrypt"
 CERTBOT_CONF = "./certbot/conf"
@@ -47,12 +48,6 @@ def _host_path(output: str) -> str:
     return str(path) if path.is_absolute() or output.startswith("./") else f"./{path}"
 
 
-def _conf_d_name(output: str) -> str:
-    """nginx's stock configs include `conf.d/*.conf`: the mounted name must end in .conf."""
-    name = PurePosixPath(output).name
-    return name if name.endswith(".conf") else f"{name}.conf"
-
-
 def uses_variable(plan: Plan) -> bool:
     return any(environment.strategy == "variable" for environment in plan.environments)
 
@@ -64,9 +59,8 @@ def compose_service(plan: Plan, settings: Settings, service: str = "nginx") -> s
     webroots = sorted(
         {env.acme_webroot for env in plan.environments if env.acme_webroot is not None}
     )
-    volumes = [
-        f"{_host_path(settings.output)}:{CONF_D}/{_conf_d_name(settings.output)}:ro",
-    ]
+    mounted_as = conf_d_name(PurePosixPath(settings.output).name)
+    volumes = [f"{_host_path(settings.output)}:{CONF_D}/{mounted_as}:ro"]
     if https:
         volumes.append(f"{CERTBOT_CONF}:{LETSENCRYPT}:ro")
     # certbot writes challenges to the first webroot; others are the user's own directories.
