@@ -108,11 +108,12 @@ def _project(settings_file: Path | None, environments: Path | None) -> tuple[Set
 
 def _plan(settings_file: Path | None, environments: Path | None) -> tuple[Settings, Plan]:
     """The settings and the validated plan of every environment; nothing rendered."""
-    from nginxgen.loader import load_environments
+    from nginxgen.loader import read_environments
     from nginxgen.plan import build_plan
 
     settings, directory = _project(settings_file, environments)
-    return settings, build_plan(load_environments(directory), settings)
+    loaded, problems = read_environments(directory)
+    return settings, build_plan(loaded, settings, problems)
 
 
 @app.command()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nginxgen.loader import LoadedEnvironment, load_environments
+from nginxgen.errors import Problem
+from nginxgen.loader import LoadedEnvironment, read_environments
 from nginxgen.models import Settings
 from nginxgen.plan import Plan, build_plan
 from nginxgen.render import render
@@ -19,8 +21,12 @@ class Generated:
     text: str
 
 
-def generate_from(environments: list[LoadedEnvironment], settings: Settings) -> Generated:
-    plan = build_plan(environments, settings)
+def generate_from(
+    environments: list[LoadedEnvironment],
+    settings: Settings,
+    loading_problems: Sequence[Problem] = (),
+) -> Generated:
+    plan = build_plan(environments, settings, loading_problems)
     text = render(plan)
     check_output(text, settings.nginx_version)
     return Generated(tuple(environments), plan, text)
@@ -28,4 +34,5 @@ def generate_from(environments: list[LoadedEnvironment], settings: Settings) -> 
 
 def generate(directory: Path, settings: Settings) -> Generated:
     """Validated, rendered and self-checked output for every environment file in `directory`."""
-    return generate_from(load_environments(directory), settings)
+    loaded, problems = read_environments(directory)
+    return generate_from(loaded, settings, problems)

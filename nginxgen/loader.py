@@ -7,7 +7,6 @@ collected before anything is raised.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +20,6 @@ from nginxgen.models import Environment, Settings
 FieldPath = tuple[str | int, ...]
 YamlLoader = yaml.SafeLoader | yaml.CSafeLoader
 ModelT = TypeVar("ModelT", bound=BaseModel)
-T = TypeVar("T")
 
 SETTINGS_FILE = "nginxgen.yaml"
 
@@ -233,8 +231,9 @@ def load_environment(path: Path) -> LoadedEnvironment:
     return LoadedEnvironment(path.stem, model, source)
 
 
-def load_environments(directory: Path) -> list[LoadedEnvironment]:
-    """Every `*.yaml` / `*.yml` file of `directory`, sorted by name; all problems at once."""
+def read_environments(directory: Path) -> tuple[list[LoadedEnvironment], list[Problem]]:
+    """Every `*.yaml` / `*.yml` file of `directory`, sorted by name: those that loaded, and the
+    problems of those that did not (so later rules can still run on the others)."""
     if not directory.is_dir():
         raise ConfigError(
             [Problem(display_path(directory), 1, 1, "", "environments directory not found")]
@@ -250,18 +249,19 @@ def load_environments(directory: Path) -> list[LoadedEnvironment]:
         raise ConfigError(
             [Problem(display_path(directory), 1, 1, "", "no environment files (*.yaml) found")]
         )
-    return collect(load_environment, files)
-
-
-def collect(load: Callable[[Path], T], items: Sequence[Path]) -> list[T]:
-    """Apply `load` to every item, gathering the problems of all before raising."""
-    loaded: list[T] = []
+    loaded: list[LoadedEnvironment] = []
     problems: list[Problem] = []
-    for item in items:
+    for path in files:
         try:
-            loaded.append(load(item))
+            loaded.append(load_environment(path))
         except ConfigError as error:
             problems.extend(error.problems)
+    return loaded, problems
+
+
+def load_environments(directory: Path) -> list[LoadedEnvironment]:
+    """Every environment of `directory`, or ConfigError with the problems of all files."""
+    loaded, problems = read_environments(directory)
     if problems:
         raise ConfigError(problems)
     return loaded

@@ -569,12 +569,20 @@ def _https_protocols(planned: Sequence[EnvironmentPlan]) -> str:
     return " ".join(sorted(versions))
 
 
-def build_plan(environments: Sequence[LoadedEnvironment], settings: Settings) -> Plan:
-    """The plan for all environments, or ConfigError listing every rule they break."""
+def build_plan(
+    environments: Sequence[LoadedEnvironment],
+    settings: Settings,
+    loading_problems: Sequence[Problem] = (),
+) -> Plan:
+    """The plan for all environments, or ConfigError listing every rule they break.
+
+    `loading_problems` are those of files that did not load: reported together with what the
+    rules find in the files that did, so one run shows every problem it can.
+    """
     # Sorted first, so that which of two environments a conflict is blamed on never depends on
     # the order they were given in.
     ordered = sorted(environments, key=lambda environment: environment.name)
-    problems = check_environments(ordered, settings)
+    problems = [*loading_problems, *check_environments(ordered, settings)]
     if problems:
         raise ConfigError(problems)
     planned = tuple(_plan_environment(environment, settings) for environment in ordered)
