@@ -106,6 +106,11 @@ def _project(settings_file: Path | None, environments: Path | None) -> tuple[Set
     return settings, environments or Path(settings.environments)
 
 
+def _warn(plan: Plan) -> None:
+    for warning in plan.warnings:
+        _error(str(warning))
+
+
 def _plan(settings_file: Path | None, environments: Path | None) -> tuple[Settings, Plan]:
     """The settings and the validated plan of every environment; nothing rendered."""
     from nginxgen.loader import read_environments
@@ -140,6 +145,7 @@ def render(
     settings, directory = _project(settings_file, environments)
     target = output or Path(settings.output)
     generated = generate(directory, settings)
+    _warn(generated.plan)
     if not check:
         write_atomic(target, generated.text)
         names = ", ".join(env.name for env in generated.plan.environments)
@@ -170,13 +176,17 @@ def validate(
     except ConfigError as error:
         if output_format is OutputFormat.json:
             problems = [problem.__dict__ for problem in error.problems]
-            typer.echo(json.dumps({"valid": False, "problems": problems}, indent=2))
+            document = {"valid": False, "problems": problems, "warnings": []}
+            typer.echo(json.dumps(document, indent=2))
             raise typer.Exit(code=EXIT_INVALID) from None
         raise
     names = [environment.name for environment in plan.environments]
     if output_format is OutputFormat.json:
-        typer.echo(json.dumps({"valid": True, "problems": []}, indent=2))
+        warnings = [warning.__dict__ for warning in plan.warnings]
+        document = {"valid": True, "problems": [], "warnings": warnings}
+        typer.echo(json.dumps(document, indent=2))
     else:
+        _warn(plan)
         typer.echo(f"{len(names)} environment(s) valid: " + ", ".join(names))
 
 

@@ -30,6 +30,7 @@ ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 HTTP2_DIRECTIVE_VERSION = "1.25.1"  # `http2 on;`; before it, the `listen … http2` parameter
 REJECT_HANDSHAKE_VERSION = "1.19.4"  # `ssl_reject_handshake on;` for the default HTTPS server
+PER_SERVER_PROTOCOLS_VERSION = "1.29.2"  # ssl_protocols chosen after SNI, per server
 WEBSOCKET_READ_TIMEOUT = "1h"  # nginx's 60 s default closes idle websockets
 
 # Mozilla's server-side TLS recommendations (guidelines 5.7): intermediate and modern.
@@ -187,6 +188,8 @@ class Plan:
     connection_upgrade_variable: str | None
     rate_limits: tuple[RateLimitPlan, ...]
     environments: tuple[EnvironmentPlan, ...]
+    # What the output cannot do as the files ask, on the target nginx; rendered all the same.
+    warnings: tuple[Problem, ...] = ()
 
 
 def variable_part(name: str) -> str:
@@ -569,6 +572,28 @@ def _https_protocols(planned: Sequence[EnvironmentPlan]) -> str:
     return " ".join(sorted(versions))
 
 
+def _profile_warnings(
+    environments: Sequence[LoadedEnvironment], settings: Settings
+) -> list[Problem]:
+    """A modern environment beside an intermediate one still accepts TLSv1.2 before 1.29.2."""
+    if version_tuple(settings.nginx_version) >= version_tuple(PER_SERVER_PROTOCOLS_VERSION):
+        return []
+    tls = [environment for environment in environments if environment.model.tls.enabled]
+    if len({environment.model.tls.profile for environment in tls}) < 2:
+        return []
+    return [
+        environment.source.problem(
+            ("tls", "profile"),
+            f"warning: nginx {settings.nginx_version} picks the TLS version before it knows the "
+            "server name, so beside the intermediate environments this one accepts TLSv1.2 too; "
+            f"target nginx >= {PER_SERVER_PROTOCOLS_VERSION} or give every environment one "
+            "profile",
+        )
+        for environment in tls
+        if environment.model.tls.profile == "modern"
+    ]
+
+
 def build_plan(
     environments: Sequence[LoadedEnvironment],
     settings: Settings,
@@ -608,4 +633,5 @@ def build_plan(
         connection_upgrade_variable=CONNECTION_UPGRADE_VARIABLE if websocket else None,
         rate_limits=tuple(location.rate_limit for location in locations if location.rate_limit),
         environments=planned,
+        warnings=tuple(_profile_warnings(ordered, settings)),
     )

@@ -263,7 +263,7 @@ def test_validate_lists_the_valid_environments(project: Path) -> None:
 def test_validate_json_when_valid(project: Path) -> None:
     result = run("validate", "--format", "json")
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"valid": True, "problems": []}
+    assert json.loads(result.stdout) == {"valid": True, "problems": [], "warnings": []}
 
 
 def test_validate_json_lists_every_problem_with_its_location(
@@ -391,3 +391,39 @@ def test_schema_of_the_settings_file() -> None:
 
 def test_schema_output_is_stable() -> None:
     assert run("schema").stdout == run("schema").stdout
+
+
+def test_a_modern_profile_beside_an_intermediate_one_is_a_warning_before_nginx_1_29_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environments = tmp_path / "environments"
+    environments.mkdir()
+    (environments / "a.yaml").write_text(
+        "domains: [a.test]\n"
+        "services: {app: {host: app, port: 80}}\n"
+        "routes: [{path: /, service: app}]\n",
+        encoding="utf-8",
+    )
+    (environments / "b.yaml").write_text(
+        "domains: [b.test]\n"
+        "tls: {profile: modern}\n"
+        "services: {app: {host: app, port: 80}}\n"
+        "routes: [{path: /, service: app}]\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nginxgen.yaml").write_text('nginx_version: "1.28"\n', encoding="utf-8")
+    result = run("render")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith(
+        "environments/b.yaml:2:16: tls.profile: warning: nginx 1.28 picks the TLS version"
+    )
+    assert (tmp_path / "out" / "nginx-ssl.conf").is_file()
+
+    document = json.loads(run("validate", "--format", "json").stdout)
+    assert [warning["field"] for warning in document["warnings"]] == ["tls.profile"]
+
+    (tmp_path / "nginxgen.yaml").write_text('nginx_version: "1.30"\n', encoding="utf-8")
+    result = run("render")
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.stderr
