@@ -146,14 +146,15 @@ def render(
     target = output or Path(settings.output)
     generated = generate(directory, settings)
     _warn(generated.plan)
+    result = drift(target, generated.text, display_path(target))
+    if result.clean:
+        # Not even rewritten: tools that watch the file (or its mtime) see no change.
+        typer.echo(f"{result.path} is up to date")
+        return
     if not check:
         write_atomic(target, generated.text)
         names = ", ".join(env.name for env in generated.plan.environments)
-        typer.echo(f"wrote {display_path(target)} ({names})")
-        return
-    result = drift(target, generated.text, display_path(target))
-    if result.clean:
-        typer.echo(f"{result.path} is up to date")
+        typer.echo(f"wrote {result.path} ({names})")
         return
     if not result.exists:
         typer.echo(f"{result.path} is missing; run `nginxgen render`")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -57,6 +58,16 @@ def test_render_twice_gives_the_same_bytes(project: Path) -> None:
     first = (project / OUTPUT).read_bytes()
     assert run("render").exit_code == 0
     assert (project / OUTPUT).read_bytes() == first
+
+
+def test_render_does_not_rewrite_an_up_to_date_output(project: Path) -> None:
+    assert run("render").exit_code == 0
+    output = project / OUTPUT
+    os.utime(output, ns=(1_000_000_000, 1_000_000_000))
+    result = run("render")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "out/nginx-ssl.conf is up to date\n"
+    assert output.stat().st_mtime_ns == 1_000_000_000
 
 
 def test_render_takes_explicit_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
