@@ -89,10 +89,24 @@ EnvironmentsOption = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from nginxgen import __version__
+
+        typer.echo(f"nginxgen {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     global _debug

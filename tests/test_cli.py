@@ -438,3 +438,11 @@ def test_a_modern_profile_beside_an_intermediate_one_is_a_warning_before_nginx_1
     result = run("render")
     assert result.exit_code == 0, result.output
     assert "warning" not in result.stderr
+
+
+def test_version_names_the_package_version() -> None:
+    from nginxgen import __version__
+
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"nginxgen {__version__}\n"
