@@ -20,6 +20,7 @@ from nginxgen.models import (
     Environment,
     Route,
     Settings,
+    Timeouts,
     supports_upstream_resolve,
     version_tuple,
 )
@@ -283,32 +284,27 @@ def _proxy(environment: LoadedEnvironment, route: Route, strategy: str) -> Proxy
     connection = (
         f"${CONNECTION_UPGRADE_VARIABLE}" if route.websocket else ('""' if pooled else None)
     )
-    extra = tuple((name, f'"{value}"') for name, value in route.request_headers.items())
+    extra = _quoted(tuple(route.request_headers.items()))
     overridden = {name.lower() for name, _ in extra}
-    timeouts = route.timeouts
-    read = timeouts.read if timeouts and timeouts.read else None
+    headers = tuple(header for header in _PROXY_HEADERS if header[0].lower() not in overridden)
+    if route.websocket:
+        headers += (("Upgrade", "$http_upgrade"),)
+    timeouts = route.timeouts or Timeouts()
+    read = timeouts.read or (WEBSOCKET_READ_TIMEOUT if route.websocket else None)
+    candidates = (
+        ("proxy_connect_timeout", timeouts.connect),
+        ("proxy_send_timeout", timeouts.send),
+        ("proxy_read_timeout", read),
+    )
     return Proxy(
         variable=variable,
         value=value,
         target=target,
         http11=pooled or route.websocket,
         connection=connection,
-        headers=tuple(h for h in _PROXY_HEADERS if h[0].lower() not in overridden)
-        + (("Upgrade", "$http_upgrade"),) * route.websocket
-        + extra,
+        headers=headers + extra,
         strip_prefix=_strip_prefix(route),
-        timeouts=tuple(
-            (name, value)
-            for name, value in (
-                ("proxy_connect_timeout", timeouts.connect if timeouts else None),
-                ("proxy_send_timeout", timeouts.send if timeouts else None),
-                (
-                    "proxy_read_timeout",
-                    read or (WEBSOCKET_READ_TIMEOUT if route.websocket else None),
-                ),
-            )
-            if value
-        ),
+        timeouts=tuple((name, duration) for name, duration in candidates if duration),
         buffering=route.buffering,
     )
 
@@ -318,7 +314,7 @@ def _location(environment: LoadedEnvironment, route: Route, index: int, strategy
     modifier = {"prefix": "", "exact": "=", "regex": "~"}[route.match]
     static = route.static
     limit = route.rate_limit
-    own_headers = tuple((name, f'"{value}"') for name, value in route.response_headers.items())
+    own_headers = _quoted(tuple(route.response_headers.items()))
     return Location(
         modifier=modifier,
         path=f'"{route.path}"' if route.match == "regex" else route.path,
@@ -393,9 +389,8 @@ def _plan_environment(environment: LoadedEnvironment, settings: Settings) -> Env
     strategy = effective_strategy(model, settings)
     routes = sorted(model.routes, key=_route_order)
     canonical = (model.primary_domain,) if model.redirect_to_primary else tuple(model.domains)
-    redirect_names = tuple(model.domains[1:]) * model.redirect_to_primary + tuple(
-        model.redirect_domains
-    )
+    aliases = tuple(model.domains[1:]) if model.redirect_to_primary else ()
+    redirect_names = aliases + tuple(model.redirect_domains)
     scheme = "https" if model.tls.enabled else "http"
     proxied = any(route.service for route in routes)
     return EnvironmentPlan(
