@@ -457,6 +457,16 @@ def _environment_problems(environment: LoadedEnvironment, settings: Settings) ->
                     "(a name with several addresses is balanced too)",
                 )
             )
+    if model.primary_domain.startswith("*.") and (
+        model.redirect_to_primary or model.redirect_domains
+    ):
+        problems.append(
+            source.problem(
+                ("domains", 0),
+                f"redirects need a primary domain to send clients to, not the wildcard "
+                f"{model.primary_domain!r}: put a plain name first",
+            )
+        )
     seen_domains: set[str] = set()
     for field in ("domains", "redirect_domains"):
         for index, domain in enumerate(getattr(model, field)):
