@@ -34,6 +34,8 @@ DEFAULT_TEST_IMAGES = (
     "nginxgen-test/nginx:trixie",
     "nginxgen-test/nginx:sid",
 )
+# sid's nginx under the official image's stock nginx.conf and conf.d/default.conf.
+OFFICIAL_LAYOUT_IMAGE = "nginxgen-test/nginx:official-layout"
 BACKEND_IMAGE = "nginxgen-test/backend:latest"
 BACKEND_PORT = 3000
 CONF_D_FILE = "/etc/nginx/conf.d/nginx-ssl.conf"

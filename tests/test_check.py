@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from nginx_fixtures import (
+    OFFICIAL_LAYOUT_IMAGE,
     REPOSITORY,
     image_id,
     image_nginx_version,
@@ -53,7 +54,12 @@ def relative(path: Path) -> str:
     return str(path.relative_to(REPOSITORY))
 
 
-@pytest.fixture(scope="module", params=IMAGES, ids=image_id)
+# Every test image, plus sid's nginx under the official image's stock files: outputs are loaded
+# under each stock nginx.conf users run.
+CHECK_IMAGES = [*IMAGES, OFFICIAL_LAYOUT_IMAGE]
+
+
+@pytest.fixture(scope="module", params=CHECK_IMAGES, ids=image_id)
 def engine(request: pytest.FixtureRequest, docker_client: Any) -> Iterator[DockerEngine]:
     """One container of each test image, reused by every `nginx -t` of this module."""
     with DockerEngine(require_image(docker_client, request.param), pull=False) as engine:
@@ -126,7 +132,7 @@ def broken_output(settings: Settings) -> str:
 
 
 @pytest.mark.nginx
-@pytest.mark.parametrize("image", IMAGES, ids=image_id)
+@pytest.mark.parametrize("image", CHECK_IMAGES, ids=image_id)
 def test_check_passes_on_the_shipped_environments_rendered_for_each_nginx(
     image: str, docker_client: Any, tmp_path: Path
 ) -> None:
