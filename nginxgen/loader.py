@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from nginxgen.errors import ConfigError, Problem
-from nginxgen.models import Environment, Settings
+from nginxgen.models import PATTERN_MEANINGS, Environment, Settings
 
 FieldPath = tuple[str | int, ...]
 YamlLoader = yaml.SafeLoader | yaml.CSafeLoader
@@ -169,6 +169,10 @@ _MESSAGES = {
 
 
 def _message(error: dict[str, Any]) -> str:
+    if error["type"] == "string_pattern_mismatch":
+        meaning = PATTERN_MEANINGS.get(error.get("ctx", {}).get("pattern", ""))
+        if meaning is not None:
+            return f"{error['input']!r} is not {meaning}"
     template = _MESSAGES.get(error["type"])
     if template is not None:
         return template.format(**error.get("ctx", {}))

@@ -83,15 +83,28 @@ Domain = Annotated[str, AfterValidator(_lowercase), AfterValidator(_check_domain
 Host = Annotated[str, AfterValidator(_lowercase), AfterValidator(_check_host)]
 Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
 FilePath = Annotated[str, AfterValidator(_check_file_path)]
-Name = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=64),
-]
-Duration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(ms|s|m|h|d)?$")]
-NginxVersion = Annotated[str, StringConstraints(pattern=r"^[0-9]+\.[0-9]+(\.[0-9]+)?$")]
-Size = Annotated[str, StringConstraints(pattern=r"^[0-9]+[kKmMgG]?$")]
-Rate = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*r/[sm]$")]
-HeaderName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$", max_length=64)]
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+DURATION_PATTERN = r"^[1-9][0-9]*(ms|s|m|h|d)?$"
+VERSION_PATTERN = r"^[0-9]+\.[0-9]+(\.[0-9]+)?$"
+SIZE_PATTERN = r"^[0-9]+[kKmMgG]?$"
+RATE_PATTERN = r"^[1-9][0-9]*r/[sm]$"
+HEADER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]*$"
+# What a value failing each pattern should have been, for error messages (the loader's).
+PATTERN_MEANINGS = {
+    NAME_PATTERN: "a name of letters, digits, '-' and '_', starting with a letter or digit",
+    DURATION_PATTERN: "a duration such as 500ms, 10s, 5m, 1h or 1d",
+    VERSION_PATTERN: 'an nginx version such as "1.26" or "1.27.3" (quoted in YAML)',
+    SIZE_PATTERN: "a size such as 512k, 10m or 1g (0: no limit)",
+    RATE_PATTERN: "a rate such as 10r/s or 60r/m",
+    HEADER_NAME_PATTERN: "a header name of letters, digits and '-'",
+}
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=64)]
+Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]
+NginxVersion = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
+Size = Annotated[str, StringConstraints(pattern=SIZE_PATTERN)]
+Rate = Annotated[str, StringConstraints(pattern=RATE_PATTERN)]
+HeaderName = Annotated[str, StringConstraints(pattern=HEADER_NAME_PATTERN, max_length=64)]
 # Rendered inside double quotes: nothing may close the quote, escape, or expand a variable.
 HeaderValue = Annotated[
     str, StringConstraints(pattern=r"^[^\"\\$\x00-\x1f\x7f]+$", max_length=4096)
@@ -123,9 +136,6 @@ def _check_regex(value: str) -> str:
     except re.error as error:
         raise ValueError(f"{value!r} is not a valid regular expression: {error}") from None
     return value
-
-
-RegexPath = Annotated[str, AfterValidator(_check_regex)]
 
 
 def _toggle(value: Any) -> Any:
@@ -392,6 +402,16 @@ class Settings(StrictModel):
     check: CheckSettings = Field(
         default_factory=CheckSettings, description="how `nginxgen check` runs nginx"
     )
+
+    @field_validator("nginx_version", mode="before")
+    @classmethod
+    def _version_is_quoted(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(
+                f'quote the version, e.g. nginx_version: "1.30": YAML reads an unquoted '
+                f"version as a number (here {value!r}), and 1.30 as 1.3"
+            )
+        return value
 
     @field_validator("strategy")
     @classmethod
