@@ -114,9 +114,20 @@ def _main(
 
 
 def _project(settings_file: Path | None, environments: Path | None) -> tuple[Settings, Path]:
-    from nginxgen.loader import load_settings
+    from nginxgen.loader import load_settings, read_environments
+    from nginxgen.models import Settings
 
-    settings = load_settings(settings_file)
+    try:
+        settings = load_settings(settings_file)
+    except ConfigError as error:
+        # Report the environment files' own problems in the same run, as far as they show
+        # without settings.
+        directory = environments or Path(Settings().environments)
+        try:
+            _, problems = read_environments(directory)
+        except ConfigError as unreadable:
+            problems = unreadable.problems
+        raise ConfigError([*error.problems, *problems]) from None
     return settings, environments or Path(settings.environments)
 
 
