@@ -235,6 +235,17 @@ def load_environment(path: Path) -> LoadedEnvironment:
     return LoadedEnvironment(path.stem, model, source)
 
 
+def environment_files(directory: Path) -> list[Path]:
+    """The environment files of `directory`, sorted: `*.yaml` and `*.yml`, no dotfiles (editors'
+    lock and backup files such as `.#staging.yaml` are never environments)."""
+    return sorted(
+        path
+        for pattern in ("*.yaml", "*.yml")
+        for path in directory.glob(pattern)
+        if not path.name.startswith(".")
+    )
+
+
 def read_environments(directory: Path) -> tuple[list[LoadedEnvironment], list[Problem]]:
     """Every `*.yaml` / `*.yml` file of `directory`, sorted by name: those that loaded, and the
     problems of those that did not (so later rules can still run on the others)."""
@@ -242,13 +253,7 @@ def read_environments(directory: Path) -> tuple[list[LoadedEnvironment], list[Pr
         raise ConfigError(
             [Problem(display_path(directory), 1, 1, "", "environments directory not found")]
         )
-    # Dotfiles are editors' lock and backup files (`.#staging.yaml`), never environments.
-    files = sorted(
-        path
-        for pattern in ("*.yaml", "*.yml")
-        for path in directory.glob(pattern)
-        if not path.name.startswith(".")
-    )
+    files = environment_files(directory)
     if not files:
         raise ConfigError(
             [Problem(display_path(directory), 1, 1, "", "no environment files (*.yaml) found")]

@@ -8,7 +8,13 @@ from pathlib import Path
 import yaml
 
 from nginxgen.errors import UsageError
-from nginxgen.loader import LoadedEnvironment, display_path, load_environments, validate
+from nginxgen.loader import (
+    LoadedEnvironment,
+    display_path,
+    environment_files,
+    load_environments,
+    validate,
+)
 from nginxgen.models import Environment, Settings
 from nginxgen.plan import ENVIRONMENT_NAME, build_plan
 
@@ -55,7 +61,6 @@ def new_environment(
     host, port = parse_service(service)
     text = environment_text(name, domains, host, port)
     model, source = validate(Environment, text, display_path(path))
-    has_files = directory.is_dir() and any(directory.glob("*.y*ml"))
-    existing = load_environments(directory) if has_files else []
+    existing = load_environments(directory) if environment_files(directory) else []
     build_plan([*existing, LoadedEnvironment(name, model, source)], settings)
     return path, text

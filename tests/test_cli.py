@@ -446,3 +446,14 @@ def test_version_names_the_package_version() -> None:
     result = run("--version")
     assert result.exit_code == 0
     assert result.stdout == f"nginxgen {__version__}\n"
+
+
+def test_new_ignores_editor_dotfiles_like_render_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments" / ".#shop.yaml").write_text("not: [yaml\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = run("new", "shop", "--domain", "shop.example", "--service", "shop-app:3000")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "environments" / "shop.yaml").is_file()
