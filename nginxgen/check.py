@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nginxgen.errors import UsageError
-from nginxgen.models import Settings
+from nginxgen.models import Settings, version_tuple
 from nginxgen.nginx_runner import (
     CheckResult,
     ConfigFile,
@@ -96,17 +96,13 @@ def check(configs: Sequence[ConfigFile], engine: Engine) -> CheckResult:
     return dataclasses.replace(result, ok=False, problems=result.problems + problems)
 
 
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split("."))
-
-
 def version_problem(config: ConfigFile, nginx_version: str) -> str | None:
     """Why `nginx_version` (`nginx/1.22.1`) cannot run `config`, by its header; else None."""
     requirement = REQUIREMENT.search(config.text)
     running = nginx_version.rpartition("/")[2]
     if requirement is None or not re.fullmatch(r"[0-9]+(\.[0-9]+)*", running):
         return None
-    if _version(running) >= _version(requirement["needs"]):
+    if version_tuple(running) >= version_tuple(requirement["needs"]):
         return None
     return (
         f"{config.name}: nginx {running} is older than this output needs "
