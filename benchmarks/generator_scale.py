@@ -23,11 +23,11 @@ from typing import Any, TypeVar
 
 import crossplane
 
-from nginxgen.loader import LoadedEnvironment, load_environments
-from nginxgen.models import Settings
-from nginxgen.plan import build_plan
-from nginxgen.render import render
-from nginxgen.selfcheck import check_output
+from nginxgen.generation.loader import LoadedEnvironment, load_environments
+from nginxgen.generation.models import Settings
+from nginxgen.generation.plan import build_plan
+from nginxgen.generation.render import render
+from nginxgen.generation.selfcheck import check_output
 
 SERVICES = 5
 T = TypeVar("T")

@@ -30,8 +30,8 @@ from benchmarks.docker_stack import (
     nginx_version,
     require_image,
 )
-from nginxgen.generate import generate
-from nginxgen.models import Settings, supports_upstream_resolve
+from nginxgen.generation.models import Settings, supports_upstream_resolve
+from nginxgen.generation.pipeline import generate
 
 HOST = "bench.example.com"
 DEFAULT_IMAGE = "nginxgen-test/nginx:sid"

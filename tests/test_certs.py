@@ -15,17 +15,19 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner, Result
 
-from nginxgen.certs import (
+from nginxgen.cli import app
+from nginxgen.commands.certs import certificate_sites
+from nginxgen.generation.loader import load_environments
+from nginxgen.generation.models import Settings
+from nginxgen.generation.plan import build_plan
+from nginxgen.nginx.certificates import (
     CertFinding,
+    CertificateSite,
     inspect_environment_certificates,
     name_covers,
     uncovered_domains,
 )
-from nginxgen.cli import app
-from nginxgen.loader import load_environments
-from nginxgen.models import Settings
-from nginxgen.placeholder_certs import self_signed_certificate
-from nginxgen.plan import EnvironmentPlan, build_plan
+from nginxgen.nginx.placeholder_certs import self_signed_certificate
 
 NOW = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
 DAY = datetime.timedelta(days=1)
@@ -159,9 +161,9 @@ class Project:
         command = ["certs", "--environments", str(self.environments), *arguments]
         return CliRunner().invoke(app, command)
 
-    def plan(self, environment: str = "production") -> EnvironmentPlan:
+    def site(self, environment: str = "production") -> CertificateSite:
         plan = build_plan(load_environments(self.environments), Settings())
-        return next(env for env in plan.environments if env.name == environment)
+        return next(site for site in certificate_sites(plan) if site.name == environment)
 
 
 @pytest.fixture
@@ -492,7 +494,7 @@ def test_uncovered_domains_keeps_the_given_order() -> None:
 
 
 def findings_at(project: Project, now: datetime.datetime, warn_days: int = 21) -> list[CertFinding]:
-    return inspect_environment_certificates(project.plan(), now, warn_days)
+    return inspect_environment_certificates(project.site(), now, warn_days)
 
 
 def checks(findings: list[CertFinding]) -> list[tuple[str, str]]:

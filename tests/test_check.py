@@ -26,19 +26,19 @@ from nginx_fixtures import (
 )
 from typer.testing import CliRunner
 
-from nginxgen.check import (
-    DEFAULT_IMAGE,
+from nginxgen.cli import app
+from nginxgen.commands.check import (
     IMAGE_VARIABLE,
     configs_from_environments,
     configs_from_files,
     resolve_image,
     version_problem,
 )
-from nginxgen.cli import app
-from nginxgen.errors import UsageError
-from nginxgen.generate import generate
-from nginxgen.models import CheckSettings, Settings
-from nginxgen.nginx_runner import ConfigFile, DockerEngine, nginx_test
+from nginxgen.core.errors import UsageError
+from nginxgen.core.facts import DEFAULT_IMAGE
+from nginxgen.generation.models import CheckSettings, Settings
+from nginxgen.generation.pipeline import generate
+from nginxgen.nginx.runner import ConfigFile, DockerEngine, nginx_test
 
 IMAGES = nginx_test_images()
 ENVIRONMENTS = REPOSITORY / "environments"

@@ -12,9 +12,9 @@ from typer.testing import CliRunner, Result
 
 from nginxgen import cli
 from nginxgen.cli import app
-from nginxgen.loader import load_environments
-from nginxgen.models import Settings
-from nginxgen.plan import build_plan
+from nginxgen.generation.loader import load_environments
+from nginxgen.generation.models import Settings
+from nginxgen.generation.plan import build_plan
 
 CASES = Path(__file__).resolve().parent / "cases"
 ERROR_CASES = sorted(path for path in (CASES / "errors").iterdir() if path.is_dir())
@@ -170,7 +170,7 @@ def test_an_internal_error_is_exit_3_without_a_traceback(
     def broken(directory: Path, settings: Settings) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("nginxgen.generate.generate", broken)
+    monkeypatch.setattr("nginxgen.commands.render.generate", broken)
     result = run("render")
     assert result.exit_code == 3
     assert "internal error: RuntimeError: boom" in result.stderr

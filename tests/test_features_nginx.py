@@ -36,9 +36,9 @@ from nginx_fixtures import (
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
-from nginxgen.generate import generate_from
-from nginxgen.loader import load_environments, load_settings
-from nginxgen.placeholder_certs import find_tls_files, placeholder_files
+from nginxgen.generation.loader import load_environments, load_settings
+from nginxgen.generation.pipeline import generate_from
+from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
 
 pytestmark = pytest.mark.nginx
 

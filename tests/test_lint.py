@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
-from nginxgen.lint import LintOptions, lint_paths, lint_text
-from nginxgen.lint_format import lint_command
-from nginxgen.nginx_config import ConfigParseError
-from nginxgen.rules import RULES, STARTUP_RESOLUTION_CODES, Address, classify
+from nginxgen.commands.lint import lint as lint_command
+from nginxgen.lint.engine import LintOptions, lint_paths, lint_text
+from nginxgen.lint.rules import RULES, STARTUP_RESOLUTION_CODES, Address, classify
+from nginxgen.nginx.config import ConfigParseError
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = Path(__file__).resolve().parent / "cases" / "lint"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nginxgen.errors import ConfigError, Problem
-from nginxgen.loader import (
+from nginxgen.core.errors import ConfigError, Problem
+from nginxgen.generation.loader import (
     display_path,
     dotted,
     load_environments,
@@ -17,7 +17,7 @@ from nginxgen.loader import (
     parse_yaml,
     validate,
 )
-from nginxgen.models import Environment, Settings
+from nginxgen.generation.models import Environment, Settings
 
 VALID = """\
 domains: [example.test]
@@ -422,7 +422,7 @@ def test_display_path_is_relative_below_the_working_directory(
 
 def test_libyaml_and_pure_python_parsers_give_the_same_values_and_positions() -> None:
     """The fast path (libyaml) must locate every value exactly where the pure-Python one does."""
-    from nginxgen import loader
+    from nginxgen.generation import loader
 
     if not hasattr(yaml, "CSafeLoader"):
         pytest.fail("PyYAML was built without libyaml; the fast path is not exercised")

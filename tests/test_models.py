@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from nginxgen import models
-from nginxgen.models import Environment, Route, Service, Settings, StrictModel, Tls
+from nginxgen.generation import models
+from nginxgen.generation.models import Environment, Route, Service, Settings, StrictModel, Tls
 
 
 def environment(**overrides: Any) -> dict[str, Any]:

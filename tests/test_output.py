@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nginxgen.output import drift, write_atomic
+from nginxgen.generation.output import drift, write_atomic
 
 
 def test_write_atomic_creates_parents_and_writes_the_exact_text(tmp_path: Path) -> None:

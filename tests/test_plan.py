@@ -6,11 +6,11 @@ import textwrap
 
 import pytest
 
-from nginxgen.errors import ConfigError
-from nginxgen.loader import LoadedEnvironment, validate
-from nginxgen.models import Environment, Settings
-from nginxgen.plan import (
-    DOCKER_RESOLVER,
+from nginxgen.core.errors import ConfigError
+from nginxgen.core.facts import DOCKER_RESOLVER
+from nginxgen.generation.loader import LoadedEnvironment, validate
+from nginxgen.generation.models import Environment, Settings
+from nginxgen.generation.plan import (
     EnvironmentPlan,
     Plan,
     build_plan,

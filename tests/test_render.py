@@ -15,11 +15,11 @@ import yaml
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
-from nginxgen.generate import generate
-from nginxgen.loader import load_environments, load_settings
-from nginxgen.models import Environment, Settings, StrictModel
-from nginxgen.plan import build_plan
-from nginxgen.render import render
+from nginxgen.generation.loader import load_environments, load_settings
+from nginxgen.generation.models import Environment, Settings, StrictModel
+from nginxgen.generation.pipeline import generate
+from nginxgen.generation.plan import build_plan
+from nginxgen.generation.render import render
 
 TESTS = Path(__file__).resolve().parent
 REPOSITORY = TESTS.parent

@@ -7,20 +7,19 @@ from collections.abc import Mapping, Sequence
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from nginxgen.nginx_runner import (
-    ConfigFile,
-    EngineRun,
-    EnvironmentMarker,
-    NginxMessage,
-    environment_at,
-    nginx_test,
-    parse_messages,
-    rewrite_tls_paths,
-)
-from nginxgen.placeholder_certs import (
+from nginxgen.core.markers import EnvironmentMarker, environment_at
+from nginxgen.nginx.placeholder_certs import (
     CertificatePair,
     find_tls_files,
     placeholder_files,
+)
+from nginxgen.nginx.runner import (
+    ConfigFile,
+    EngineRun,
+    NginxMessage,
+    nginx_test,
+    parse_messages,
+    rewrite_tls_paths,
 )
 
 GENERATED = """\

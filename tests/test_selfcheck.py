@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from nginxgen import generate as generate_module
 from nginxgen.cli import app
-from nginxgen.errors import InvariantViolation
-from nginxgen.generate import generate
-from nginxgen.loader import load_settings
-from nginxgen.models import Settings
-from nginxgen.selfcheck import check_output
+from nginxgen.core.errors import InvariantViolation
+from nginxgen.generation import pipeline as generate_module
+from nginxgen.generation.loader import load_settings
+from nginxgen.generation.models import Settings
+from nginxgen.generation.pipeline import generate
+from nginxgen.generation.selfcheck import check_output
 
 CASES = Path(__file__).resolve().parent / "cases"
 GOLDEN_CASES = sorted(path for path in CASES.iterdir() if (path / "environments").is_dir())

@@ -33,10 +33,10 @@ from nginx_fixtures import (
     wait_for,
 )
 
-from nginxgen.generate import generate
-from nginxgen.loader import load_settings
-from nginxgen.models import Settings, supports_upstream_resolve
-from nginxgen.placeholder_certs import find_tls_files, placeholder_files
+from nginxgen.generation.loader import load_settings
+from nginxgen.generation.models import Settings, supports_upstream_resolve
+from nginxgen.generation.pipeline import generate
+from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
 
 pytestmark = pytest.mark.nginx
 

@@ -12,26 +12,29 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nginxgen.errors import ConfigError, Problem
-from nginxgen.loader import LoadedEnvironment
-from nginxgen.models import (
-    UPSTREAM_RESOLVE_VERSION,
+from nginxgen.core.errors import ConfigError, Problem
+from nginxgen.core.facts import DOCKER_RESOLVER
+from nginxgen.core.versions import (
+    HTTP2_DIRECTIVE,
+    PER_SERVER_PROTOCOLS,
+    REJECT_HANDSHAKE,
+    UPSTREAM_RESOLVE,
+    at_least,
+    parse_version,
+)
+from nginxgen.generation.loader import LoadedEnvironment
+from nginxgen.generation.models import (
     Access,
     Environment,
     Route,
     Settings,
     Timeouts,
     supports_upstream_resolve,
-    version_tuple,
 )
 
-DOCKER_RESOLVER = "127.0.0.11"
 CONNECTION_UPGRADE_VARIABLE = "nginxgen_connection_upgrade"
 ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
-HTTP2_DIRECTIVE_VERSION = "1.25.1"  # `http2 on;`; before it, the `listen … http2` parameter
-REJECT_HANDSHAKE_VERSION = "1.19.4"  # `ssl_reject_handshake on;` for the default HTTPS server
-PER_SERVER_PROTOCOLS_VERSION = "1.29.2"  # ssl_protocols chosen after SNI, per server
 WEBSOCKET_READ_TIMEOUT = "1h"  # nginx's 60 s default closes idle websockets
 
 # Mozilla's server-side TLS recommendations (guidelines 5.7): intermediate and modern.
@@ -432,7 +435,7 @@ def _environment_problems(environment: LoadedEnvironment, settings: Settings) ->
         problems.append(
             source.problem(
                 ("strategy",),
-                f"upstream-resolve needs nginx >= {UPSTREAM_RESOLVE_VERSION}, but nginx_version "
+                f"upstream-resolve needs nginx >= {UPSTREAM_RESOLVE}, but nginx_version "
                 f"in nginxgen.yaml is {settings.nginx_version}",
             )
         )
@@ -453,7 +456,7 @@ def _environment_problems(environment: LoadedEnvironment, settings: Settings) ->
                 source.problem(
                     ("services", name, "hosts"),
                     "several hosts need the upstream-resolve strategy (nginx >= "
-                    f"{UPSTREAM_RESOLVE_VERSION}); with the variable strategy give one host "
+                    f"{UPSTREAM_RESOLVE}); with the variable strategy give one host "
                     "(a name with several addresses is balanced too)",
                 )
             )
@@ -558,12 +561,12 @@ def _required_version(
 ) -> str:
     needs = ["1.0"]
     if https:
-        needs.append(REJECT_HANDSHAKE_VERSION)
+        needs.append(REJECT_HANDSHAKE)
     if listen.http2_directive:
-        needs.append(HTTP2_DIRECTIVE_VERSION)
+        needs.append(HTTP2_DIRECTIVE)
     if any(env.strategy == "upstream-resolve" for env in plan_environments):
-        needs.append(UPSTREAM_RESOLVE_VERSION)
-    return max(needs, key=version_tuple)
+        needs.append(UPSTREAM_RESOLVE)
+    return max(needs, key=parse_version)
 
 
 def _https_protocols(planned: Sequence[EnvironmentPlan]) -> str:
@@ -581,7 +584,7 @@ def _profile_warnings(
     environments: Sequence[LoadedEnvironment], settings: Settings
 ) -> list[Problem]:
     """A modern environment beside an intermediate one still accepts TLSv1.2 before 1.29.2."""
-    if version_tuple(settings.nginx_version) >= version_tuple(PER_SERVER_PROTOCOLS_VERSION):
+    if at_least(settings.nginx_version, PER_SERVER_PROTOCOLS):
         return []
     tls = [environment for environment in environments if environment.model.tls.enabled]
     if len({environment.model.tls.profile for environment in tls}) < 2:
@@ -591,7 +594,7 @@ def _profile_warnings(
             ("tls", "profile"),
             f"warning: nginx {settings.nginx_version} picks the TLS version before it knows the "
             "server name, so beside the intermediate environments this one accepts TLSv1.2 too; "
-            f"target nginx >= {PER_SERVER_PROTOCOLS_VERSION} or give every environment one "
+            f"target nginx >= {PER_SERVER_PROTOCOLS} or give every environment one "
             "profile",
         )
         for environment in tls
@@ -621,9 +624,7 @@ def build_plan(
         location.proxy and location.proxy.connection == f"${CONNECTION_UPGRADE_VARIABLE}"
         for location in locations
     )
-    http2_directive = version_tuple(settings.nginx_version) >= version_tuple(
-        HTTP2_DIRECTIVE_VERSION
-    )
+    http2_directive = at_least(settings.nginx_version, HTTP2_DIRECTIVE)
     listen = Listen(http2_directive, "ssl" if http2_directive else "ssl http2")
     https = any(env.tls for env in planned)
     return Plan(

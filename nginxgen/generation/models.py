@@ -23,7 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from nginxgen.directives import check_raw_directive
+from nginxgen.core.versions import UPSTREAM_RESOLVE, at_least
+from nginxgen.nginx.directives import check_raw_directive
 
 
 class StrictModel(BaseModel):
@@ -419,18 +420,11 @@ class Settings(StrictModel):
         version = info.data.get("nginx_version")
         if value == "upstream-resolve" and version and not supports_upstream_resolve(version):
             raise ValueError(
-                f"upstream-resolve needs nginx >= {UPSTREAM_RESOLVE_VERSION}, "
+                f"upstream-resolve needs nginx >= {UPSTREAM_RESOLVE}, "
                 f"but nginx_version is {version}"
             )
         return value
 
 
-UPSTREAM_RESOLVE_VERSION = "1.27.3"
-
-
-def version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
-
-
 def supports_upstream_resolve(version: str) -> bool:
-    return version_tuple(version) >= version_tuple(UPSTREAM_RESOLVE_VERSION)
+    return at_least(version, UPSTREAM_RESOLVE)

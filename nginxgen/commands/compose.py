@@ -8,15 +8,14 @@ connections from exhausting the container's ports (docs/performance.md).
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
-from nginxgen.check import DEFAULT_IMAGE
-from nginxgen.models import Settings
-from nginxgen.nginx_runner import conf_d_name
-from nginxgen.plan import Plan
+from nginxgen.commands.project import open_project, plan_project
+from nginxgen.commands.result import Report
+from nginxgen.core.facts import CONF_D, DEFAULT_IMAGE, LETSENCRYPT, conf_d_name
+from nginxgen.generation.models import Settings
+from nginxgen.generation.plan import Plan
 
-CONF_D = "/etc/nginx/conf.d"
-LETSENCRYPT = "/etc/letsencrypt"
 CERTBOT_CONF = "./certbot/conf"
 CERTBOT_WEBROOT = "./certbot/www"
 
@@ -83,3 +82,8 @@ def compose_service(plan: Plan, settings: Settings, service: str = "nginx") -> s
         lines += ["    sysctls:", "      net.ipv4.tcp_tw_reuse: 1"]
     lines.append("    restart: unless-stopped")
     return _HEADER + "\n".join(lines) + "\n"
+
+
+def compose(environments: Path | None, settings_file: Path | None) -> Report:
+    project = open_project(settings_file, environments)
+    return Report(stdout=compose_service(plan_project(project), project.settings))

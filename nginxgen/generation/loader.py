@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from nginxgen.errors import ConfigError, Problem
-from nginxgen.models import PATTERN_MEANINGS, Environment, Settings
+from nginxgen.core.errors import ConfigError, Problem
+from nginxgen.generation.models import PATTERN_MEANINGS, Environment, Settings
 
 FieldPath = tuple[str | int, ...]
 YamlLoader = yaml.SafeLoader | yaml.CSafeLoader

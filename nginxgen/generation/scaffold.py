@@ -7,16 +7,16 @@ from pathlib import Path
 
 import yaml
 
-from nginxgen.errors import UsageError
-from nginxgen.loader import (
+from nginxgen.core.errors import UsageError
+from nginxgen.generation.loader import (
     LoadedEnvironment,
     display_path,
     environment_files,
     load_environments,
     validate,
 )
-from nginxgen.models import Environment, Settings
-from nginxgen.plan import ENVIRONMENT_NAME, build_plan
+from nginxgen.generation.models import Environment, Settings
+from nginxgen.generation.plan import ENVIRONMENT_NAME, build_plan
 
 _SERVICE = re.compile(r"^(?P<host>[^:\s]+):(?P<port>[0-9]+)$")
 

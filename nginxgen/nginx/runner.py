@@ -16,23 +16,19 @@ import tarfile
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from nginxgen.errors import EnvironmentUnavailable
-from nginxgen.placeholder_certs import find_tls_files, placeholder_files
+from nginxgen.core.errors import EnvironmentUnavailable
+from nginxgen.core.facts import CONF_D, NGINX_PREFIX, conf_d_name
+from nginxgen.core.markers import EnvironmentMarker, environment_at
+from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
 
-CONF_D = "/etc/nginx/conf.d"
-# nginx resolves a relative file path against the directory of its main config.
-DOCKER_CONF_PREFIX = "/etc/nginx"
 ERROR_LEVELS = frozenset({"emerg", "alert", "crit", "error"})
 LOCAL_TIMEOUT_SECONDS = 60
 
-# The comment the template writes before each environment's server blocks.
-ENVIRONMENT_MARKER = re.compile(
-    r"^\s*#\s*environment:\s*(?P<name>[^\s(]+)\s*\((?P<file>[^)]+)\)\s*$"
-)
 # Before its error log is open nginx writes `nginx: [emerg] ...`; once it is (Debian's builds log
 # to stderr), `2026/01/31 12:00:00 [emerg] 6#6: ...`.
 NGINX_MESSAGE = re.compile(
@@ -47,20 +43,19 @@ TLS_FILE_DIRECTIVE = re.compile(
 )
 
 
+class EngineKind(StrEnum):
+    """Where nginx runs: a throwaway Docker container, or the host's own binary."""
+
+    docker = "docker"
+    local = "local"
+
+
 @dataclass(frozen=True)
 class ConfigFile:
     """A config fragment to test, named as the `conf.d` file it becomes."""
 
     name: str
     text: str
-
-
-@dataclass(frozen=True)
-class EnvironmentMarker:
-    """The environment whose server blocks follow a marker comment in generated output."""
-
-    name: str
-    file: str
 
 
 @dataclass(frozen=True)
@@ -174,16 +169,6 @@ def parse_messages(
     return messages
 
 
-def environment_at(text: str, line: int) -> EnvironmentMarker | None:
-    """The environment marker nearest before (or on) 1-based `line` of generated `text`."""
-    found = None
-    for content in text.splitlines()[:line]:
-        match = ENVIRONMENT_MARKER.match(content)
-        if match:
-            found = EnvironmentMarker(match["name"], match["file"])
-    return found
-
-
 def rewrite_tls_paths(text: str, replacements: Mapping[str, str]) -> tuple[str, int]:
     """`text` with the TLS file paths in `replacements` swapped; also how many were swapped.
 
@@ -200,11 +185,6 @@ def rewrite_tls_paths(text: str, replacements: Mapping[str, str]) -> tuple[str, 
         return f"{match['directive']}{match['space']}{match['quote']}{new_path}{match['quote']}"
 
     return TLS_FILE_DIRECTIVE.sub(replace, text), count
-
-
-def conf_d_name(name: str) -> str:
-    # Stock nginx.conf files include `conf.d/*.conf`: any other name would silently not load.
-    return name if name.endswith(".conf") else f"{name}.conf"
 
 
 class DockerEngine:
@@ -244,7 +224,7 @@ class DockerEngine:
         config_paths = {f"{CONF_D}/{conf_d_name(config.name)}": config.name for config in configs}
         placed = dict(_config_bytes(configs))
         placed.update(
-            {str(PurePosixPath(DOCKER_CONF_PREFIX) / path): data for path, data in files.items()}
+            {str(PurePosixPath(NGINX_PREFIX) / path): data for path, data in files.items()}
         )
         container = self._container
         container.put_archive("/", _tar(placed))

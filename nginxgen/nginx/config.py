@@ -24,11 +24,12 @@ from typing import Any
 
 import crossplane
 
-from nginxgen.errors import NginxgenError
+from nginxgen.core.errors import NginxgenError
+from nginxgen.core.facts import NGINX_PREFIX
 
 # nginx looks for relative include paths under its configuration prefix; the official Docker
 # images use /etc/nginx, and repositories mount their nginx/ directory there.
-CONF_PREFIX = "/etc/nginx/"
+CONF_PREFIX = NGINX_PREFIX + "/"
 
 # Files every nginx package ships; a config under review rarely carries its own copy.
 STOCK_INCLUDES = frozenset(

@@ -2,8 +2,8 @@
 
 nginx refuses to start when a certificate or key file is missing or the key does not belong to
 the certificate, and clients refuse a chain out of order, a name the certificate does not carry,
-or a certificate outside its validity period. This module reads the files an environment plan
-names (exactly the paths nginx will load) and returns findings; it prints nothing.
+or a certificate outside its validity period. This module reads the files a site names
+(exactly the paths nginx will load) and returns findings; it prints nothing.
 """
 
 from __future__ import annotations
@@ -19,13 +19,20 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from nginxgen.plan import EnvironmentPlan, Plan
-
 Severity = Literal["error", "warning", "info"]
 # How the file readers report a finding: (file, severity, check, message).
 _Report = Callable[[str, Severity, str, str], None]
 DEFAULT_WARN_DAYS = 21
 _DAY = datetime.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class CertificateSite:
+    """What one environment's HTTPS server loads and answers for; `tls` None: HTTP only."""
+
+    name: str
+    tls: tuple[str, str] | None  # (certificate, certificate_key)
+    domains: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -44,18 +51,18 @@ class CertFinding:
 
 
 def inspect_certificates(
-    plan: Plan, now: datetime.datetime, warn_days: int = DEFAULT_WARN_DAYS
+    sites: Sequence[CertificateSite], now: datetime.datetime, warn_days: int = DEFAULT_WARN_DAYS
 ) -> list[CertFinding]:
-    """Findings for every environment of `plan`, in the plan's (sorted) order."""
+    """Findings for every site, in the given order."""
     return [
         finding
-        for environment in plan.environments
-        for finding in inspect_environment_certificates(environment, now, warn_days)
+        for site in sites
+        for finding in inspect_environment_certificates(site, now, warn_days)
     ]
 
 
 def inspect_environment_certificates(
-    environment: EnvironmentPlan, now: datetime.datetime, warn_days: int = DEFAULT_WARN_DAYS
+    environment: CertificateSite, now: datetime.datetime, warn_days: int = DEFAULT_WARN_DAYS
 ) -> list[CertFinding]:
     """Findings for the certificate and key one environment's HTTPS server loads.
 
@@ -65,7 +72,7 @@ def inspect_environment_certificates(
     name = environment.name
     if environment.tls is None:
         return [CertFinding(name, "-", "info", "http-only", "HTTP only; no certificate to check")]
-    certificate_path, key_path = environment.tls.certificate, environment.tls.certificate_key
+    certificate_path, key_path = environment.tls
     findings: list[CertFinding] = []
 
     def add(
@@ -77,7 +84,7 @@ def inspect_environment_certificates(
     key = _load_key(key_path, add)
     if chain is None:
         return findings
-    served = environment.domains + environment.redirect_names
+    served = environment.domains
     leaf_index = 0
     owner = _key_owner(chain, key) if key is not None else 0
     if owner is None:

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nginxgen.errors import Problem
-from nginxgen.loader import LoadedEnvironment, read_environments
-from nginxgen.models import Settings
-from nginxgen.plan import Plan, build_plan
-from nginxgen.render import render
-from nginxgen.selfcheck import check_output
+from nginxgen.core.errors import Problem
+from nginxgen.generation.loader import LoadedEnvironment, read_environments
+from nginxgen.generation.models import Settings
+from nginxgen.generation.plan import Plan, build_plan
+from nginxgen.generation.render import render
+from nginxgen.generation.selfcheck import check_output
 
 
 @dataclass(frozen=True)

@@ -1,64 +1,14 @@
-"""`nginxgen lint`: run the linter and turn its result into text, JSON or GitHub annotations.
-
-Returns strings and an exit code; printing is the CLI's job. Exit codes: 0 no findings (or only
-info), 1 errors or warnings found, 2 unreadable/unparseable input or bad usage (raised as
-`NginxgenError`).
-"""
+"""A lint result as text, JSON or GitHub annotations: strings only, printing is the CLI's."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
-from enum import StrEnum
-from pathlib import Path
-from typing import TextIO
 
-from nginxgen.errors import UsageError
-from nginxgen.lint import Finding, LintOptions, LintResult, lint_paths
-from nginxgen.rules import Severity
+from nginxgen.lint.engine import Finding, LintResult
+from nginxgen.lint.rules import Severity
 
 JSON_SCHEMA_VERSION = 1
 GITHUB_LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
-
-
-class OutputFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
-    GITHUB = "github"
-
-
-@dataclass(frozen=True)
-class LintOutcome:
-    exit_code: int
-    stdout: str
-    stderr: str = ""
-
-
-def lint_command(
-    paths: Sequence[Path | str],
-    output_format: OutputFormat | str = OutputFormat.TEXT,
-    select: str | Sequence[str] | None = None,
-    ignore: str | Sequence[str] | None = None,
-    nginx_version: str | None = None,
-    docker: bool = True,
-    stdin: TextIO | None = None,
-) -> LintOutcome:
-    """Everything `nginxgen lint` does except printing."""
-    if not paths:
-        raise UsageError("nginxgen lint needs at least one PATH (or - for stdin)")
-    try:
-        chosen = OutputFormat(output_format)
-    except ValueError:
-        raise UsageError(f"--format must be text, json or github, not {output_format!r}") from None
-    options = LintOptions.from_strings(select, ignore, nginx_version, docker)
-    result = lint_paths(paths, options, stdin=stdin)
-    exit_code = 1 if result.failed else 0
-    if chosen is OutputFormat.JSON:
-        return LintOutcome(exit_code, format_json(result))
-    if chosen is OutputFormat.GITHUB:
-        return LintOutcome(exit_code, format_github(result), summary(result))
-    return LintOutcome(exit_code, format_text(result))
 
 
 def summary(result: LintResult) -> str:

@@ -8,9 +8,10 @@ user error: the write is aborted.
 
 from __future__ import annotations
 
-from nginxgen.errors import InvariantViolation
-from nginxgen.lint import LintOptions, lint_text, parse_version
-from nginxgen.nginx_config import ConfigParseError
+from nginxgen.core.errors import InvariantViolation
+from nginxgen.core.versions import parse_version
+from nginxgen.lint.engine import LintOptions, lint_text
+from nginxgen.nginx.config import ConfigParseError
 
 
 def check_output(text: str, nginx_version: str, name: str = "nginx-ssl.conf") -> None:

@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from nginxgen.nginx_config import Directive
+from nginxgen.core.facts import DOCKER_RESOLVER
+from nginxgen.core.versions import UPSTREAM_RESOLVE, Version, parse_version
+from nginxgen.nginx.config import Directive
 
-DOCKER_RESOLVER = "127.0.0.11"
-RESOLVE_IN_OPEN_SOURCE = (1, 27, 3)
+RESOLVE_IN_OPEN_SOURCE = parse_version(UPSTREAM_RESOLVE)
 PASS_DIRECTIVES = frozenset(
     {"proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass", "memcached_pass"}
 )
@@ -54,7 +55,7 @@ class ConfigFacts:
     upstreams: Mapping[str, Directive]  # lower-cased upstream name -> `upstream` block
     set_anywhere: frozenset[str]  # variables some `set` assigns somewhere
     global_variables: frozenset[str]  # variables from `map`, `geo`, ... (defined everywhere)
-    nginx_version: tuple[int, int, int] | None
+    nginx_version: Version | None
     docker: bool
 
 

@@ -7,16 +7,15 @@ already in memory, which is how the generator checks its own output. Both return
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from nginxgen.errors import UsageError
-from nginxgen.nginx_config import Directive, ParsedConfig, load_path, load_text
-from nginxgen.rules import (
+from nginxgen.core.errors import UsageError
+from nginxgen.core.versions import Version, parse_version
+from nginxgen.lint.rules import (
     RULES,
     ConfigFacts,
     Rule,
@@ -25,6 +24,7 @@ from nginxgen.rules import (
     children,
     flatten,
 )
+from nginxgen.nginx.config import Directive, ParsedConfig, load_path, load_text
 
 # Directives whose block defines variables for every request, wherever they are used.
 GLOBAL_VARIABLE_BLOCKS = frozenset({"map", "geo", "split_clients", "perl_set", "js_set"})
@@ -36,7 +36,7 @@ class LintOptions:
 
     select: frozenset[str] = frozenset()
     ignore: frozenset[str] = frozenset()
-    nginx_version: tuple[int, int, int] | None = None
+    nginx_version: Version | None = None
     docker: bool = True
 
     @classmethod
@@ -51,7 +51,7 @@ class LintOptions:
         return cls(
             select=resolve_codes(select),
             ignore=resolve_codes(ignore),
-            nginx_version=parse_version(nginx_version) if nginx_version else None,
+            nginx_version=_option_version(nginx_version) if nginx_version else None,
             docker=docker,
         )
 
@@ -79,12 +79,11 @@ def resolve_codes(values: str | Sequence[str] | None) -> frozenset[str]:
     return frozenset(codes)
 
 
-def parse_version(text: str) -> tuple[int, int, int]:
-    match = re.fullmatch(r"(\d+)\.(\d+)(?:\.(\d+))?", text.strip())
-    if not match:
-        raise UsageError(f"--nginx-version must look like 1.27.3, not {text!r}")
-    major, minor, patch = match.groups()
-    return int(major), int(minor), int(patch or 0)
+def _option_version(text: str) -> Version:
+    try:
+        return parse_version(text)
+    except ValueError:
+        raise UsageError(f"--nginx-version must look like 1.27.3, not {text!r}") from None
 
 
 @dataclass(frozen=True, order=True)

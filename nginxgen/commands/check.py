@@ -1,42 +1,36 @@
 """`nginxgen check`: which configs to test, with which nginx, and the test itself.
 
 The configs are the rendered environments (what `render` would write) or given files; the nginx
-is an image run by Docker or the host's binary. The work is in `nginx_runner`.
+is an image run by Docker or the host's binary. The work is in `nginxgen.nginx.runner`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Mapping, Sequence
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from nginxgen.errors import UsageError
-from nginxgen.models import Settings, version_tuple
-from nginxgen.nginx_runner import (
+from nginxgen.commands.project import open_project
+from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report, json_report, lines
+from nginxgen.core.errors import UsageError
+from nginxgen.core.facts import DEFAULT_IMAGE, conf_d_name
+from nginxgen.core.formats import OutputFormat
+from nginxgen.core.markers import find_requirement
+from nginxgen.core.versions import at_least
+from nginxgen.generation.models import Settings
+from nginxgen.nginx.runner import (
     CheckResult,
     ConfigFile,
     DockerEngine,
     Engine,
+    EngineKind,
     LocalEngine,
-    conf_d_name,
     nginx_test,
 )
 
-DEFAULT_IMAGE = "nginx:stable"
-# The header line `render` writes: what the output was generated for and what it needs.
-REQUIREMENT = re.compile(
-    r"^# Target: nginx (?P<target>[0-9.]+); needs nginx >= (?P<needs>[0-9.]+)\.$", re.MULTILINE
-)
 IMAGE_VARIABLE = "NGINXGEN_NGINX_IMAGE"
-
-
-class EngineKind(StrEnum):
-    docker = "docker"
-    local = "local"
 
 
 def resolve_image(
@@ -71,7 +65,7 @@ def configs_from_files(paths: Sequence[Path]) -> list[ConfigFile]:
 
 def configs_from_environments(directory: Path, settings: Settings) -> list[ConfigFile]:
     """The output `render` would write for the environments in `directory`, named like it."""
-    from nginxgen.generate import generate
+    from nginxgen.generation.pipeline import generate
 
     generated = generate(directory, settings)
     return [ConfigFile(Path(settings.output).name, generated.text)]
@@ -98,15 +92,16 @@ def check(configs: Sequence[ConfigFile], engine: Engine) -> CheckResult:
 
 def version_problem(config: ConfigFile, nginx_version: str) -> str | None:
     """Why `nginx_version` (`nginx/1.22.1`) cannot run `config`, by its header; else None."""
-    requirement = REQUIREMENT.search(config.text)
+    requirement = find_requirement(config.text)
     running = nginx_version.rpartition("/")[2]
-    if requirement is None or not re.fullmatch(r"[0-9]+(\.[0-9]+)*", running):
-        return None
-    if version_tuple(running) >= version_tuple(requirement["needs"]):
+    try:
+        if requirement is None or at_least(running, requirement.needs):
+            return None
+    except ValueError:  # an nginx that does not say its version
         return None
     return (
         f"{config.name}: nginx {running} is older than this output needs "
-        f"(>= {requirement['needs']}; generated for nginx {requirement['target']}): set "
+        f"(>= {requirement.needs}; generated for nginx {requirement.target}): set "
         "nginx_version in nginxgen.yaml to the nginx you run, or run a newer nginx"
     )
 
@@ -132,3 +127,40 @@ def as_document(result: CheckResult) -> dict[str, Any]:
         "problems": list(result.problems),
         "output": result.output,
     }
+
+
+def as_text(result: CheckResult) -> Report:
+    """Errors and the verdict on stdout; nginx's notes and warnings on stderr."""
+    stderr = "".join(f"note: {note}\n" for note in result.notes)
+    stderr += "".join(f"{message}\n" for message in result.messages if not message.is_error)
+    stdout = "".join(f"{message}\n" for message in result.errors)
+    stdout += "".join(f"{problem}\n" for problem in result.problems)
+    tested = f"{result.nginx_version}, {result.engine}"
+    if result.ok:
+        return Report(EXIT_OK, stdout + lines(f"nginx -t passed ({tested})"), stderr)
+    if not result.errors and not result.problems:
+        stdout += result.output
+    return Report(EXIT_FINDINGS, stdout + lines(f"nginx -t failed ({tested})"), stderr)
+
+
+def check_command(
+    environments: Path | None,
+    config: Sequence[Path] | None,
+    image: str | None,
+    engine: EngineKind,
+    nginx_binary: str,
+    settings_file: Path | None,
+    output_format: OutputFormat,
+) -> Report:
+    if config and environments:
+        raise UsageError("give --environments or --config, not both")
+    project = open_project(settings_file, environments)
+    if config:
+        configs = configs_from_files(config)
+    else:
+        configs = configs_from_environments(project.directory, project.settings)
+    chosen = make_engine(engine, resolve_image(image, project.settings), nginx_binary)
+    result = check(configs, chosen)
+    if output_format is OutputFormat.json:
+        return json_report(as_document(result), EXIT_OK if result.ok else EXIT_FINDINGS)
+    return as_text(result)

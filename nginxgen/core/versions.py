@@ -1,0 +1,32 @@
+"""nginx versions: one parser, and the versions where the features nginxgen uses appeared."""
+
+from __future__ import annotations
+
+import re
+
+Version = tuple[int, ...]
+
+_VERSION = re.compile(r"[0-9]+(\.[0-9]+){0,2}")
+
+# `server … resolve` in an upstream with a zone, in open-source nginx.
+UPSTREAM_RESOLVE = "1.27.3"
+# `http2 on;`; before it, the `listen … http2` parameter.
+HTTP2_DIRECTIVE = "1.25.1"
+# `ssl_reject_handshake on;` for the default HTTPS server.
+REJECT_HANDSHAKE = "1.19.4"
+# ssl_protocols chosen after SNI, per server.
+PER_SERVER_PROTOCOLS = "1.29.2"
+
+
+def parse_version(text: str) -> Version:
+    """`1.26` → (1, 26, 0); `nginx/1.27.3` → (1, 27, 3). ValueError for anything else."""
+    value = text.rpartition("/")[2].strip()
+    if not _VERSION.fullmatch(value):
+        raise ValueError(f"{text!r} is not an nginx version such as 1.26 or 1.27.3")
+    parts = tuple(int(part) for part in value.split("."))
+    return parts + (0,) * (3 - len(parts))
+
+
+def at_least(version: str | Version, minimum: str) -> bool:
+    parsed = parse_version(version) if isinstance(version, str) else version
+    return parsed >= parse_version(minimum)
