@@ -431,7 +431,10 @@ def supports_upstream_resolve(version: str) -> bool:
 def strategy_problem(strategy: str, nginx_version: str) -> str | None:
     """Why `strategy` cannot be generated for `nginx_version`, or None."""
     if strategy == "upstream-resolve" and not supports_upstream_resolve(nginx_version):
-        return f"upstream-resolve needs nginx >= {UPSTREAM_RESOLVE}, but nginx_version is {nginx_version}"
+        return (
+            f"upstream-resolve needs nginx >= {UPSTREAM_RESOLVE}, "
+            f"but nginx_version is {nginx_version}"
+        )
     return None
 
 
