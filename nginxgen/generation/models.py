@@ -113,6 +113,7 @@ HeaderValue = Annotated[
 # Rendered inside single quotes in a `return` body, HTML or JSON: no markup, no quotes.
 Message = Annotated[str, StringConstraints(pattern=r"^[^\"'\\$<>&\x00-\x1f\x7f]+$", max_length=500)]
 Strategy = Literal["auto", "variable", "upstream-resolve"]
+Platform = Literal["compose", "swarm"]
 
 
 def _check_network(value: str) -> str:
@@ -392,6 +393,11 @@ class Settings(StrictModel):
     strategy: Strategy = Field(
         default="auto",
         description="how services are reached: auto picks upstream-resolve on nginx >= 1.27.3",
+    )
+    platform: Platform = Field(
+        default="compose",
+        description="where the services run: compose (containers) or swarm (services, "
+        "reached through tasks.<service> with upstream-resolve)",
     )
     keepalive: int = Field(
         default=16, ge=1, le=1024, description="idle connections kept per upstream-resolve upstream"

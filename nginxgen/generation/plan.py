@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from nginxgen.core.errors import ConfigError, Problem
-from nginxgen.core.facts import DOCKER_RESOLVER
+from nginxgen.core.facts import DOCKER_RESOLVER, SWARM_TASKS_PREFIX
 from nginxgen.core.versions import (
     HTTP2_DIRECTIVE,
     PER_SERVER_PROTOCOLS,
@@ -237,17 +237,23 @@ def _error_page(model: Environment) -> ErrorPage:
 
 
 def _upstreams(
-    environment: LoadedEnvironment, strategy: str, keepalive: int
+    environment: LoadedEnvironment, strategy: str, settings: Settings
 ) -> tuple[Upstream, ...]:
+    """On swarm the servers are `tasks.<service>`: every task's address, re-resolved while nginx
+    runs, so nginx balances over the tasks itself and its pooled connections never sit behind
+    the service's virtual IP (one task per connection, dropped by IPVS after 900 s idle)."""
     if strategy != "upstream-resolve":
         return ()
+    prefix = SWARM_TASKS_PREFIX if settings.platform == "swarm" else ""
     services = environment.model.services
     used = sorted({route.service for route in environment.model.routes if route.service})
     return tuple(
         Upstream(
             name=upstream_name(environment.name, name),
-            servers=tuple(f"{host}:{services[name].port}" for host in services[name].addresses),
-            keepalive=keepalive,
+            servers=tuple(
+                f"{prefix}{host}:{services[name].port}" for host in services[name].addresses
+            ),
+            keepalive=settings.keepalive,
         )
         for name in used
     )
@@ -282,7 +288,7 @@ def _plan_environment(environment: LoadedEnvironment, settings: Settings) -> Env
         access=_access(model.access, None),
         client_max_body_size=model.client_max_body_size,
         error_page=_error_page(model) if proxied else None,
-        upstreams=_upstreams(environment, strategy, settings.keepalive),
+        upstreams=_upstreams(environment, strategy, settings),
         locations=tuple(
             _location(environment, route, index, strategy) for index, route in enumerate(routes)
         ),
@@ -368,6 +374,7 @@ def build_plan(
     return Plan(
         sources=tuple(env.source for env in planned),
         nginx_version=settings.nginx_version,
+        swarm=settings.platform == "swarm",
         required_version=_required_version(planned, listen, https and settings.default_server),
         resolver=Resolver(address=DOCKER_RESOLVER, valid=settings.resolver_valid),
         listen=listen,

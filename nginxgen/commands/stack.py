@@ -1,0 +1,149 @@
+"""Plan → a Docker Swarm stack file for the proxy that runs the output (`nginxgen stack`).
+
+Deployed with `docker stack deploy -c nginx-stack.yaml NAME`. What it carries, and why:
+
+- an attachable overlay network, named as given (not prefixed with the stack's name), that the
+  application stacks join as `external`: Docker's DNS (127.0.0.11) answers there, so the
+  output's `tasks.<service>` and service names resolve;
+- ports published in `mode: host`: the routing mesh (the default `ingress` mode) replaces the
+  client's address by one of its own, so `X-Real-IP` and access rules would see the mesh;
+- the output's directory mounted as conf.d, never the file alone: `render` replaces the file
+  by a rename, and a single-file bind mount keeps showing the old inode, so a reload would read
+  the stale configuration;
+- `deploy.update_config.order: stop-first`, deliberately: a host-mode port belongs to one task
+  per node, so with `start-first` the new task never starts on the node whose old task holds
+  the port (Swarm: "no suitable node (host-mode port already in use on 1 node)"; on one node the
+  update hangs). Configuration changes need no task update anyway: `nginx -s reload` in the
+  running task; the services behind the proxy do update start-first (docs/swarm.md);
+- `net.ipv4.tcp_tw_reuse=1` when an environment uses the variable strategy (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from nginxgen.commands.compose import CERTBOT_CONF, CERTBOT_WEBROOT, uses_variable
+from nginxgen.commands.project import open_project, plan_project
+from nginxgen.commands.result import Report
+from nginxgen.core.errors import UsageError
+from nginxgen.core.facts import CONF_D, DEFAULT_IMAGE, LETSENCRYPT
+from nginxgen.generation.models import Settings
+from nginxgen.generation.plan_types import Plan
+
+DEFAULT_NETWORK = "nginxgen"
+TW_REUSE = "net.ipv4.tcp_tw_reuse"
+
+_HEADER = """\
+# The nginx proxy for nginxgen's output, as a Docker Swarm stack; printed by `nginxgen stack`.
+# Deploy it from this directory: docker stack deploy -c nginx-stack.yaml proxy
+# Application stacks join the network as `networks: {{{network}: {{external: true}}}}`; their
+# services are then found as tasks.<service> (or by name, the virtual IP). The output's
+# directory is bind-mounted: it must exist on every node that runs a proxy task (see
+# docs/swarm.md). After `nginxgen render`, reload every proxy task (`nginx -s reload`).
+# Updates of the proxy itself are stop-first: a host-mode port is held by one task per node, so
+# a start-first task would wait for the port forever on a node whose old task holds it.
+"""
+
+
+def _directory(output: str) -> str:
+    """The output's directory as a bind-mount source; relative paths start with `./`."""
+    parent = PurePosixPath(output).parent
+    if parent.is_absolute() or str(parent).startswith("./"):
+        return str(parent)
+    return "./" if str(parent) == "." else f"./{parent}"
+
+
+def stack_document(
+    plan: Plan,
+    settings: Settings,
+    *,
+    network: str = DEFAULT_NETWORK,
+    http_port: int = 80,
+    https_port: int = 443,
+    image: str | None = None,
+    service: str = "nginx",
+) -> dict[str, Any]:
+    """The stack file as data: deterministic, same plan, same document."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", network):
+        raise UsageError(f"network {network!r}: letters, digits, '_', '.' and '-' only")
+    name = PurePosixPath(settings.output).name
+    if not name.endswith(".conf"):
+        raise UsageError(
+            f"output {settings.output!r}: the stack mounts its directory as conf.d, where nginx "
+            "includes only *.conf files; name the output *.conf"
+        )
+    https = any(environment.tls for environment in plan.environments)
+    ports = [{"target": 80, "published": http_port, "protocol": "tcp", "mode": "host"}]
+    if https:
+        ports.append({"target": 443, "published": https_port, "protocol": "tcp", "mode": "host"})
+    volumes: list[dict[str, Any]] = [
+        {
+            "type": "bind",
+            "source": _directory(settings.output),
+            "target": CONF_D,
+            "read_only": True,
+        }
+    ]
+    if https:
+        volumes.append(
+            {"type": "bind", "source": CERTBOT_CONF, "target": LETSENCRYPT, "read_only": True}
+        )
+    webroots = sorted({env.acme_webroot for env in plan.environments if env.acme_webroot})
+    for index, webroot in enumerate(webroots):
+        source = CERTBOT_WEBROOT if index == 0 else f"{CERTBOT_WEBROOT}{webroot}"
+        volumes.append({"type": "bind", "source": source, "target": webroot, "read_only": True})
+    proxy: dict[str, Any] = {
+        "image": image or settings.check.image or DEFAULT_IMAGE,
+        "networks": [network],
+        "ports": ports,
+        "volumes": volumes,
+    }
+    if uses_variable(plan):
+        proxy["sysctls"] = {TW_REUSE: 1}
+    proxy["deploy"] = {
+        "mode": "replicated",
+        "replicas": 1,
+        "update_config": {"order": "stop-first", "parallelism": 1, "failure_action": "rollback"},
+        "restart_policy": {"condition": "any"},
+    }
+    return {
+        "version": "3.8",
+        "services": {service: proxy},
+        "networks": {
+            network: {"name": network, "driver": "overlay", "attachable": True},
+        },
+    }
+
+
+def stack_file(plan: Plan, settings: Settings, **options: Any) -> str:
+    document = stack_document(plan, settings, **options)
+    network = str(next(iter(document["networks"])))
+    return _HEADER.format(network=network) + yaml.safe_dump(
+        document, sort_keys=False, default_flow_style=False
+    )
+
+
+def stack(
+    environments: Path | None,
+    settings_file: Path | None,
+    *,
+    network: str = DEFAULT_NETWORK,
+    http_port: int = 80,
+    https_port: int = 443,
+    image: str | None = None,
+) -> Report:
+    project = open_project(settings_file, environments)
+    plan = plan_project(project)
+    text = stack_file(
+        plan,
+        project.settings,
+        network=network,
+        http_port=http_port,
+        https_port=https_port,
+        image=image,
+    )
+    return Report(stdout=text)
