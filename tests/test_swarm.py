@@ -165,6 +165,30 @@ def test_the_stack_file_publishes_host_ports_and_mounts_the_output_directory(
     assert "networks: {edge: {external: true}}" in text
 
 
+def test_the_stack_file_for_https_publishes_443_and_mounts_the_certificates(
+    project: Path,
+) -> None:
+    shutil.rmtree(project / "environments")
+    shipped = CASE.parent / "shipped" / "environments"
+    shutil.copytree(shipped, project / "environments")
+    (project / "nginxgen.yaml").write_text(SWARM_130, encoding="utf-8")
+    nginx = yaml.safe_load(invoke(project, "stack", "--https-port", "8443"))["services"]["nginx"]
+    assert [port["target"] for port in nginx["ports"]] == [80, 443]
+    assert nginx["ports"][1] == {
+        "target": 443,
+        "published": 8443,
+        "protocol": "tcp",
+        "mode": "host",
+    }
+    assert {volume["target"] for volume in nginx["volumes"]} == {
+        "/etc/nginx/conf.d",
+        "/etc/letsencrypt",
+        "/var/www/certbot",
+    }
+    # nginx 1.30 with upstream-resolve pools connections: no tw_reuse needed.
+    assert "sysctls" not in nginx
+
+
 def test_the_stack_file_refuses_an_output_conf_d_would_not_include(project: Path) -> None:
     with (project / "nginxgen.yaml").open("a", encoding="utf-8") as settings:
         settings.write("output: out/proxy.txt\n")
@@ -214,6 +238,7 @@ class SwarmProxy:
     stack: str
     backend: str
     port: int
+    project: Path
     services: list[Any] = field(default_factory=list)
 
     def get(self, path: str = "/") -> Response:
@@ -326,7 +351,7 @@ class SteadyLoad:
         while not self._stop.is_set():
             try:
                 response = self.proxy.get()
-            except OSError as error:
+            except Exception as error:  # every failure counts; none may end the load
                 self.statuses[type(error).__name__] += 1
                 continue
             self.statuses[str(response.status)] += 1
@@ -408,7 +433,7 @@ def deployed(
     assert (project / "out" / "proxy.conf").is_file()
     (project / "nginx-stack.yaml").write_text(stack_text, encoding="utf-8")
     stack = f"nginxgen-test-{suffix}"
-    proxy = SwarmProxy(swarm, stack, backend, port)
+    proxy = SwarmProxy(swarm, stack, backend, port, project)
     try:
         subprocess.run(
             ["docker", "stack", "deploy", "-c", "nginx-stack.yaml", stack],
@@ -528,3 +553,31 @@ def test_host_mode_ports_keep_the_client_address(
     lines = [line for line in logs.splitlines() if path in line]
     assert len(lines) == 1, logs[-2000:]
     assert lines[0].split()[0] == address, lines[0]
+
+
+@pytest.mark.nginx
+def test_a_render_reaches_the_running_proxy_through_its_directory_mount(
+    deployed: tuple[SwarmProxy, Response],
+) -> None:
+    proxy, _ = deployed
+    proxy.wait_for_tasks(3)
+    environment = proxy.project / "environments" / "other.yaml"
+    environment.write_text(
+        HTTP_ONLY_ENVIRONMENT.format(domain="other.example.test", host=proxy.backend),
+        encoding="utf-8",
+    )
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(proxy.project)
+            invoke(proxy.project, "render")  # a new file, renamed over the old one
+        reloaded = proxy.proxy_container().exec_run(["nginx", "-s", "reload"])
+        assert reloaded.exit_code == 0, reloaded.output
+        response = wait_for(
+            "the new environment served after the reload",
+            lambda: http_get(proxy.port, "other.example.test"),
+            lambda response: response.status == 200,
+            timeout=15,
+        )
+        assert response.body.startswith("backend=")
+    finally:
+        environment.unlink()
