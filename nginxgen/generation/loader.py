@@ -20,7 +20,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -90,7 +90,7 @@ def _position(mark: yaml.Mark) -> tuple[int, int]:
     return (mark.line + 1, mark.column + 1)
 
 
-def _refuse(problem: str, mark: yaml.Mark | None) -> yaml.constructor.ConstructorError:
+def _refuse(problem: str, mark: Any) -> yaml.constructor.ConstructorError:
     return yaml.constructor.ConstructorError(None, None, problem, mark)
 
 
@@ -148,6 +148,10 @@ def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
     return int(value, 10)
 
 
+def _construct_str(loader: Any, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
 def _construct_float(loader: Any, node: yaml.ScalarNode) -> float:
     value = loader.construct_scalar(node)
     if not _CORE_FLOAT.fullmatch(value):
@@ -160,7 +164,7 @@ def _construct_float(loader: Any, node: yaml.ScalarNode) -> float:
 class _CoreConstructor(yaml.constructor.SafeConstructor):
     """Only the core schema's types; every other tag is an error."""
 
-    yaml_constructors: dict[Any, Any] = {}
+    yaml_constructors: ClassVar[dict[Any, Any]] = {}  # a fresh table, not SafeConstructor's
 
 
 for _name, _constructor in (
@@ -168,7 +172,7 @@ for _name, _constructor in (
     ("bool", _construct_bool),
     ("int", _construct_int),
     ("float", _construct_float),
-    ("str", yaml.constructor.SafeConstructor.construct_yaml_str),
+    ("str", _construct_str),
 ):
     _CoreConstructor.add_constructor(_TAG + _name, _constructor)
 
@@ -201,7 +205,10 @@ class _PureLoader(
         _CoreResolver.__init__(self)
 
 
-_COLLECTION_TAGS = {yaml.MappingNode: _TAG + "map", yaml.SequenceNode: _TAG + "seq"}
+_COLLECTION_TAGS: dict[type[yaml.Node], str] = {
+    yaml.MappingNode: _TAG + "map",
+    yaml.SequenceNode: _TAG + "seq",
+}
 
 
 class _Builder:

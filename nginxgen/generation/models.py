@@ -27,7 +27,6 @@ from pydantic import (
 from nginxgen.core.versions import UPSTREAM_RESOLVE, at_least
 from nginxgen.nginx.directives import check_raw_directive
 
-
 # nginx reads a parameter into a 4096-byte buffer and refuses a longer one ("too long
 # parameter"); quotes count, so values stay a little under it.
 MAX_PARAMETER_BYTES = 4000
