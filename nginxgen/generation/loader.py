@@ -422,7 +422,8 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def _file_kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, for messages: "a directory", ..."""
     kinds = (
         (stat.S_ISDIR, "a directory"),
         (stat.S_ISFIFO, "a named pipe (FIFO)"),
@@ -453,7 +454,7 @@ def read_bytes(path: Path) -> bytes:
     try:
         status = path.stat()
         if not stat.S_ISREG(status.st_mode):
-            raise _unreadable(path, f"is {_file_kind(status.st_mode)}, not a file")
+            raise _unreadable(path, f"is {file_kind(status.st_mode)}, not a file")
         flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
         descriptor = os.open(path, flags)
     except OSError as error:
@@ -462,7 +463,7 @@ def read_bytes(path: Path) -> bytes:
         # The file may have been swapped since the stat above: check what was opened.
         mode = os.fstat(descriptor).st_mode
         if not stat.S_ISREG(mode):
-            raise _unreadable(path, f"is {_file_kind(mode)}, not a file")
+            raise _unreadable(path, f"is {file_kind(mode)}, not a file")
         chunks, size = [], 0
         while chunk := os.read(descriptor, 65536):
             chunks.append(chunk)
