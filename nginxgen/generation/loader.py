@@ -416,9 +416,11 @@ def validate(model: type[ModelT], text: str, file: str) -> tuple[ModelT, SourceM
 
 def display_path(path: Path) -> str:
     """A path as users wrote it: relative to the working directory when it is below it."""
+    # The directory is resolved, the name is not: a symbolic link is shown as itself, even one
+    # that loops or points nowhere.
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+        return str((path.parent.resolve() / path.name).relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError, RuntimeError):
         return str(path)
 
 

@@ -51,9 +51,10 @@ def check_text(value: str) -> str:
     """Every string of every model: no invisible character, no parameter nginx refuses."""
     character = invisible_character(value)
     if character is not None:
+        name = unicodedata.name(character, "")
         raise ValueError(
-            f"{value!r} contains the invisible or control character U+{ord(character):04X} "
-            f"({unicodedata.name(character, 'unnamed')})"
+            f"{value!r} contains the invisible or control character U+{ord(character):04X}"
+            + (f" ({name})" if name else "")
         )
     if len(value.encode("utf-8", "surrogatepass")) > MAX_PARAMETER_BYTES:
         raise ValueError(f"is longer than {MAX_PARAMETER_BYTES} bytes, more than nginx accepts")

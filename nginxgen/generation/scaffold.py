@@ -18,12 +18,12 @@ from nginxgen.generation.loader import (
 from nginxgen.generation.models import Environment, Settings
 from nginxgen.generation.plan import ENVIRONMENT_NAME, build_plan
 
-_SERVICE = re.compile(r"^(?P<host>[^:\s]+):(?P<port>[0-9]+)$")
+_SERVICE = re.compile(r"(?P<host>[^:\s]+):(?P<port>[0-9]{1,5})")
 
 
 def parse_service(value: str) -> tuple[str, int]:
     """`HOST:PORT` → (host, port); the models validate both afterwards."""
-    match = _SERVICE.match(value)
+    match = _SERVICE.fullmatch(value)
     if not match:
         raise UsageError(f"--service {value!r}: expected HOST:PORT, e.g. app-shop:3000")
     return match["host"], int(match["port"])
@@ -50,7 +50,7 @@ def new_environment(
 
     Raises UsageError or ConfigError (nothing is written by this module).
     """
-    if not ENVIRONMENT_NAME.match(name):
+    if not ENVIRONMENT_NAME.fullmatch(name):
         raise UsageError(
             f"environment name {name!r}: use letters, digits, '-' and '_', "
             "starting with a letter or digit"
