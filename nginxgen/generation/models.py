@@ -135,10 +135,17 @@ def _check_url_path(value: str) -> str:
     return _check_path(value)
 
 
+# Linux's NAME_MAX: no file or directory name is longer, so nginx could never open the file.
+MAX_FILE_NAME_BYTES = 255
+
+
 def _check_file_path(value: str) -> str:
     if not value.startswith("/"):
         raise ValueError(f"{value!r} must be an absolute path")
-    return _check_path(value)
+    _check_path(value)
+    if any(len(part.encode("utf-8")) > MAX_FILE_NAME_BYTES for part in value.split("/")):
+        raise ValueError(f"has a file or directory name longer than {MAX_FILE_NAME_BYTES} bytes")
+    return value
 
 
 def _lowercase(value: str) -> str:
