@@ -90,8 +90,16 @@ def _position(mark: yaml.Mark) -> tuple[int, int]:
     return (mark.line + 1, mark.column + 1)
 
 
+class _Refused(yaml.constructor.ConstructorError):
+    """A document nginxgen refuses (a limit, a tag): located by either parser alike."""
+
+
+class _RefusedDocument(ConfigError):
+    pass
+
+
 def _refuse(problem: str, mark: Any) -> yaml.constructor.ConstructorError:
-    return yaml.constructor.ConstructorError(None, None, problem, mark)
+    return _Refused(None, None, problem, mark)
 
 
 # YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), for plain scalars.
@@ -298,6 +306,8 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     for loader_class in fast:
         try:
             return _parse_with(loader_class, text, file)
+        except _RefusedDocument:
+            raise  # worded by nginxgen, not the parser: no need to parse it again
         except ConfigError:
             break
     return _parse_with(pure, text, file)
@@ -335,7 +345,8 @@ def _parse_with(loader_class: type[Any], text: str, file: str) -> tuple[Any, Sou
         mark = error.problem_mark or error.context_mark
         line, column = _position(mark) if mark else (1, 1)
         message = ": ".join(part for part in (error.context, error.problem) if part)
-        raise ConfigError([Problem(file, line, column, "", f"invalid YAML: {message}")]) from None
+        kind = _RefusedDocument if isinstance(error, _Refused) else ConfigError
+        raise kind([Problem(file, line, column, "", f"invalid YAML: {message}")]) from None
     except yaml.reader.ReaderError as error:
         # The pure-Python reader counts characters (libyaml bytes; its error is not reported).
         character = error.character
