@@ -20,15 +20,9 @@ from nginxgen.core.formats import OutputFormat
 from nginxgen.core.markers import find_requirement
 from nginxgen.core.versions import at_least
 from nginxgen.generation.models import Settings
-from nginxgen.nginx.runner import (
-    CheckResult,
-    ConfigFile,
-    DockerEngine,
-    Engine,
-    EngineKind,
-    LocalEngine,
-    nginx_test,
-)
+from nginxgen.nginx.docker_engine import DockerEngine
+from nginxgen.nginx.local_engine import LocalEngine
+from nginxgen.nginx.runner import CheckResult, ConfigFile, Engine, EngineKind, nginx_test
 
 IMAGE_VARIABLE = "NGINXGEN_NGINX_IMAGE"
 
