@@ -9,18 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
 from nginxgen.nginx.messages import NginxMessage, nginx_version, parse_messages
 from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
-
-
-class EngineKind(StrEnum):
-    """Where nginx runs: a throwaway Docker container, or the host's own binary."""
-
-    docker = "docker"
-    local = "local"
 
 
 @dataclass(frozen=True)
