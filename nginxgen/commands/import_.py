@@ -24,7 +24,7 @@ from nginxgen.core.formats import OutputFormat
 from nginxgen.generation.loader import LoadedEnvironment, validate
 from nginxgen.generation.models import Environment, Settings
 from nginxgen.generation.pipeline import generate_from
-from nginxgen.nginx.config import ParsedConfig, load_path, load_text
+from nginxgen.nginx.config import ParsedConfig, load_path, load_text, split_dump
 
 STDIN_NAME = "<stdin>"
 # `nginx -v -T 2>&1` (or `nginx -V -T`) starts the dump with the version.
@@ -42,7 +42,7 @@ class Imported:
     """Everything `import` found and made, before anything is written."""
 
     source: str
-    config: ParsedConfig
+    input: Input
     conversion: Conversion
     files: tuple[OutputFile, ...]
     rendered: str
@@ -64,19 +64,31 @@ class Imported:
         )
 
 
-def read_config(path: str, stdin: TextIO | None = None) -> tuple[ParsedConfig, str | None]:
-    """The parsed config and, for a dump that says it, the nginx version."""
+@dataclasses.dataclass(frozen=True)
+class Input:
+    config: ParsedConfig
+    # The original's files by path (a dump's own paths), for --verify.
+    texts: dict[str, str]
+    nginx_version: str | None
+
+
+def read_config(path: str, stdin: TextIO | None = None) -> Input:
+    """The parsed config, its files and, for a dump that says it, the nginx version."""
     if path == "-":
         text = (stdin or sys.stdin).read()
         version = VERSION_LINE.search(text)
-        return load_text(text, STDIN_NAME), version["version"] if version else None
-    return load_path(Path(path)), None
+        sections = dict(split_dump(text)) or {STDIN_NAME: text}
+        return Input(load_text(text, STDIN_NAME), sections, version["version"] if version else None)
+    config = load_path(Path(path))
+    texts = {name: Path(name).read_text(encoding="utf-8") for name in config.files}
+    return Input(config, texts, None)
 
 
 def import_environments(path: str, stdin: TextIO | None = None) -> Imported:
     """Convert, render and compare; raises ConfigParseError (exit 2) on unreadable input."""
-    config, version = read_config(path, stdin)
-    conversion = convert(config, version)
+    source_input = read_config(path, stdin)
+    config = source_input.config
+    conversion = convert(config, source_input.nginx_version)
     if not conversion.environments:
         raise UsageError(f"{config.name}: no server nginxgen can convert" + _left(conversion))
     source = config.name
@@ -88,7 +100,8 @@ def import_environments(path: str, stdin: TextIO | None = None) -> Imported:
         files.append(settings_file(conversion.settings, source))
     rendered = render_files(files)
     generated = load_text(rendered, "generated")
-    return Imported(source, config, conversion, tuple(files), rendered, compare(config, generated))
+    comparison = compare(config, generated)
+    return Imported(source, source_input, conversion, tuple(files), rendered, comparison)
 
 
 def _servers(data: dict[str, Any]) -> str:
@@ -140,7 +153,9 @@ def import_config(
     if verify:
         from nginxgen.adopt.verify import verify_import
 
-        verification = verify_import(imported.config, imported.rendered, image)
+        verification = verify_import(
+            imported.input.config, imported.input.texts, imported.rendered, image
+        )
     written = [] if dry_run else write_new(into, files)
     exit_code = imported.exit_code
     if verification is not None and not verification.ok:
