@@ -247,9 +247,15 @@ def _wait_until_listening(container: Any) -> None:
         if container.status == "exited":
             logs = bytes(container.logs()).decode("utf-8", "replace")
             raise UsageError(f"nginx did not start in {container.image.tags}:\n{logs}")
-        with suppress(OSError, KeyError, TypeError, IndexError):
-            socket.create_connection((LOOPBACK, _port(container, 80)), timeout=1).close()
-            return
+        # Docker's port proxy accepts connections before nginx listens: wait for an answer.
+        with suppress(OSError, KeyError, TypeError, IndexError, http.client.HTTPException):
+            connection = http.client.HTTPConnection(LOOPBACK, _port(container, 80), timeout=1)
+            try:
+                connection.request("GET", "/", headers={"Host": "nginxgen-ready.invalid"})
+                connection.getresponse().read()
+                return
+            finally:
+                connection.close()
         if time.monotonic() >= deadline:
             raise UsageError("nginx did not listen within 30 s")
         time.sleep(0.2)
