@@ -179,11 +179,12 @@ def verify_import(
                 {"/etc/nginx/conf.d/backend.conf": backend_config(ports)},
                 host=host,
             )
-        before = _start(client, network, chosen, originals, publish=True)
-        after = _start(
-            client, network, chosen, {f"{CONF_D}/nginx-ssl.conf": rendered}, publish=True
-        )
-        for probe in probes(config):
+        requests = probes(config)
+        ready = requests[0] if requests else None
+        before = _start(client, network, chosen, originals, publish=True, ready=ready)
+        generated = {f"{CONF_D}/nginx-ssl.conf": rendered}
+        after = _start(client, network, chosen, generated, publish=True, ready=ready)
+        for probe in requests:
             result.results.append((probe, _ask(before, probe), _ask(after, probe)))
     return result
 
@@ -210,6 +211,7 @@ def _start(
     *,
     host: str | None = None,
     publish: bool = False,
+    ready: Probe | None = None,
 ) -> Any:
     placed = {path: text.encode() for path, text in files.items()}
     if publish:
@@ -230,7 +232,7 @@ def _start(
     container.put_archive("/", _tar(placed))
     container.start()
     if publish:
-        _wait_until_listening(container)
+        _wait_until_listening(container, ready)
     return container
 
 
@@ -240,7 +242,7 @@ def _missing_includes(files: Mapping[str, str]) -> list[str]:
     return [path for path in included if path not in files and not path.endswith(".types")]
 
 
-def _wait_until_listening(container: Any) -> None:
+def _wait_until_listening(container: Any, ready: Probe | None) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while True:
         container.reload()
@@ -248,14 +250,9 @@ def _wait_until_listening(container: Any) -> None:
             logs = bytes(container.logs()).decode("utf-8", "replace")
             raise UsageError(f"nginx did not start in {container.image.tags}:\n{logs}")
         # Docker's port proxy accepts connections before nginx listens: wait for an answer.
-        with suppress(OSError, KeyError, TypeError, IndexError, http.client.HTTPException):
-            connection = http.client.HTTPConnection(LOOPBACK, _port(container, 80), timeout=1)
-            try:
-                connection.request("GET", "/", headers={"Host": "nginxgen-ready.invalid"})
-                connection.getresponse().read()
+        with suppress(KeyError, TypeError, IndexError):
+            if ready is None or _ask(container, ready).status:
                 return
-            finally:
-                connection.close()
         if time.monotonic() >= deadline:
             raise UsageError("nginx did not listen within 30 s")
         time.sleep(0.2)
