@@ -263,5 +263,29 @@ def certs(
     run(lambda: command.certs(environments, settings_file, warn_days, output_format))
 
 
+@app.command("import")
+def import_(
+    path: Annotated[str, typer.Argument(help="nginx.conf, a conf.d file, or - for `nginx -T`")],
+    into: Annotated[
+        Path, typer.Option("--into", help="Project directory to write into", file_okay=False)
+    ] = Path(),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be written; write nothing")
+    ] = False,
+    output_format: FormatOption = OutputFormat.text,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Run the original and the generated config in real nginx"),
+    ] = False,
+    image: Annotated[
+        str | None, typer.Option("--image", help="nginx image for --verify [default: as check]")
+    ] = None,
+) -> None:
+    """Adopt an existing nginx config: environment files, and a comparison proving them."""
+    from nginxgen.commands import import_ as command
+
+    run(lambda: command.import_config(path, into, dry_run, output_format, verify, image))
+
+
 def main() -> None:
     app()
