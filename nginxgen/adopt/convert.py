@@ -427,48 +427,16 @@ class _SiteConverter:
         return self._finish(route, data)
 
     def _finish(self, route: _Route, data: dict[str, Any]) -> dict[str, Any] | None:
-        server = self.server
-        location = route.directive
         if "service" in route.data:
-            data["service"] = route.data["service"]
-            if route.upgrade:
-                data["websocket"] = True
-            if route.connection and not route.upgrade:
-                self.collector.note(location, "Connection header without Upgrade: not kept")
-            if route.proxy_uri == "/" and data.get("match") is None and data["path"].endswith("/"):
-                data["strip_prefix"] = True
-            elif route.proxy_uri not in (None, "/" if data["path"] == "/" else None):
-                self.collector.left(
-                    location,
-                    f"proxy_pass replaces the path with {route.proxy_uri!r}; nginxgen can only "
-                    "pass it on or strip a prefix (`strip_prefix`)",
-                )
-            timeouts = {**server.timeouts, **route.timeouts}
-            if timeouts:
-                data["timeouts"] = timeouts
-            buffering = route.buffering if route.buffering is not None else server.buffering
-            if buffering is False:
-                data["buffering"] = False
-            headers = route.request_headers if route.own_request_headers else server.request_headers
-            if headers:
-                data["request_headers"] = headers
-        else:
-            root = route.root or server.root
-            if root is None:
-                self.collector.left(
-                    location, "neither proxy_pass nor root: nginxgen routes to a service or files"
-                )
-                return None
-            static: dict[str, Any] = {"root": root}
-            if route.try_files is not None and self._spa(route.try_files, data):
-                static["spa"] = True
-            data["static"] = static
+            self._proxied(route, data)
+        elif not self._static(route, data):
+            return None
         if "client_max_body_size" in route.data:
             data["client_max_body_size"] = route.data["client_max_body_size"]
         response = route.response_headers if route.own_response_headers else {}
         if response:
             data["response_headers"] = response
-        limit = route.limit if route.limit is not None else server.limit
+        limit = route.limit if route.limit is not None else self.server.limit
         if limit:
             data["rate_limit"] = limit
         access = self._access(route)
@@ -477,6 +445,46 @@ class _SiteConverter:
         if route.raw:
             data["raw"] = route.raw
         return data
+
+    def _proxied(self, route: _Route, data: dict[str, Any]) -> None:
+        server, location = self.server, route.directive
+        data["service"] = route.data["service"]
+        if route.upgrade:
+            data["websocket"] = True
+        if route.connection and not route.upgrade:
+            self.collector.note(location, "Connection header without Upgrade: not kept")
+        if route.proxy_uri == "/" and data.get("match") is None and data["path"].endswith("/"):
+            data["strip_prefix"] = True
+        elif route.proxy_uri not in (None, "/" if data["path"] == "/" else None):
+            self.collector.left(
+                location,
+                f"proxy_pass replaces the path with {route.proxy_uri!r}; nginxgen can only "
+                "pass it on or strip a prefix (`strip_prefix`)",
+            )
+        timeouts = {**server.timeouts, **route.timeouts}
+        if timeouts:
+            data["timeouts"] = timeouts
+        buffering = route.buffering if route.buffering is not None else server.buffering
+        if buffering is False:
+            data["buffering"] = False
+        headers = route.request_headers if route.own_request_headers else server.request_headers
+        if headers:
+            data["request_headers"] = headers
+
+    def _static(self, route: _Route, data: dict[str, Any]) -> bool:
+        """Files served by nginx: False (and listed) when the location has no root either."""
+        root = route.root or self.server.root
+        if root is None:
+            self.collector.left(
+                route.directive,
+                "neither proxy_pass nor root: nginxgen routes to a service or files",
+            )
+            return False
+        static: dict[str, Any] = {"root": root}
+        if route.try_files is not None and self._spa(route.try_files, data):
+            static["spa"] = True
+        data["static"] = static
+        return True
 
     def _spa(self, try_files: Directive, data: dict[str, Any]) -> bool:
         args = try_files.args

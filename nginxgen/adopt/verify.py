@@ -24,10 +24,9 @@ from nginxgen.adopt.compare import view
 from nginxgen.core.errors import UsageError
 from nginxgen.core.facts import CONF_D, DEFAULT_IMAGE
 from nginxgen.nginx.config import ParsedConfig
+from nginxgen.nginx.docker_engine import docker_client, ensure_image, tar_of
 from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
-from nginxgen.nginx.runner import _tar, docker_client, ensure_image
 
-BACKEND_IMAGE = "nginxgen-test/backend:latest"
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT_SECONDS = 30.0
 REQUEST_TIMEOUT_SECONDS = 5.0
@@ -168,14 +167,15 @@ def verify_import(
     originals = original_files(config, texts)
     client = docker_client()
     ensure_image(client, chosen, pull=True)
-    ensure_image(client, BACKEND_IMAGE, pull=False)
     result = Verification(chosen)
     with _network(client) as network:
         for host, ports in sorted(backends(config).items()):
+            # The echo backends are the same nginx image with an echo config: nothing else to
+            # pull, and it works with the official images as with Debian's.
             _start(
                 client,
                 network,
-                BACKEND_IMAGE,
+                chosen,
                 {"/etc/nginx/conf.d/backend.conf": backend_config(ports)},
                 host=host,
             )
@@ -229,7 +229,7 @@ def _start(
         labels={"nginxgen": "import-verify"},
     )
     network.started.append(container)
-    container.put_archive("/", _tar(placed))
+    container.put_archive("/", tar_of(placed))
     container.start()
     if publish:
         _wait_until_listening(container, ready)
