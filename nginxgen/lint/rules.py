@@ -2,20 +2,20 @@
 
 Each rule is a pure function of one directive, the scope it sits in (resolver, `set` variables)
 and facts about the whole configuration (upstream names, nginx version). The walk that builds
-scopes lives in `lint.py`; rationale and examples for every rule live in `docs/rules.md`.
+scopes lives in `engine.py`; rationale and examples for every rule live in `docs/rules.md`.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 from nginxgen.core.facts import DOCKER_RESOLVER
 from nginxgen.core.versions import UPSTREAM_RESOLVE, Version, parse_version
-from nginxgen.nginx.config import Directive
+from nginxgen.nginx.config import Directive, children
 
 RESOLVE_IN_OPEN_SOURCE = parse_version(UPSTREAM_RESOLVE)
 PASS_DIRECTIVES = frozenset(
@@ -323,20 +323,6 @@ def check_include_not_found(
         )
 
 
-def children(block: Directive) -> Iterator[Directive]:
-    """A block's directives with `include`s replaced by what they include."""
-    return flatten(block.block or ())
-
-
-def flatten(directives: Iterable[Directive]) -> Iterator[Directive]:
-    """Directives with `include`s replaced by what they include."""
-    for directive in directives:
-        if directive.name == "include":
-            yield from flatten(directive.block or ())
-        else:
-            yield directive
-
-
 ALL_DIRECTIVES = frozenset({"*"})
 
 RULES: tuple[Rule, ...] = (
@@ -429,8 +415,6 @@ RULES: tuple[Rule, ...] = (
         check_resolver_not_docker,
     ),
 )
-
-RULES_BY_CODE: Mapping[str, Rule] = {rule.code: rule for rule in RULES}
 
 # The rules the generator's self-check runs on its own output: anything here means the
 # generated proxy could fail to (re)start or fail every request to a stopped container.
