@@ -30,6 +30,8 @@ from nginxgen.nginx.config import (
 
 # Directives whose block defines variables for every request, wherever they are used.
 GLOBAL_VARIABLE_BLOCKS = frozenset({"map", "geo", "split_clients", "perl_set", "js_set"})
+# Lines of a `map` block that are settings, not entries.
+MAP_PARAMETERS = frozenset({"hostnames", "volatile"})
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,7 @@ def _facts(config: ParsedConfig, options: LintOptions) -> ConfigFacts:
     upstreams: dict[str, Directive] = {}
     set_anywhere: set[str] = set()
     global_variables: set[str] = set()
+    map_values: dict[str, tuple[str, ...]] = {}
     for directive in walk(config.directives):
         if directive.name == "upstream" and directive.args:
             upstreams.setdefault(directive.args[0].lower(), directive)
@@ -199,13 +202,27 @@ def _facts(config: ParsedConfig, options: LintOptions) -> ConfigFacts:
             set_anywhere.add(directive.args[0].lstrip("$"))
         elif directive.name in GLOBAL_VARIABLE_BLOCKS and directive.args:
             global_variables.add(directive.args[-1].lstrip("$"))
+            if directive.name == "map" and len(directive.args) == 2:
+                map_values[directive.args[-1].lstrip("$")] = _map_values(directive)
     return ConfigFacts(
         upstreams=upstreams,
         set_anywhere=frozenset(set_anywhere),
         global_variables=frozenset(global_variables),
         nginx_version=options.nginx_version,
         docker=options.docker,
+        map_values=map_values,
     )
+
+
+def _map_values(block: Directive) -> tuple[str, ...]:
+    """Every value a `map` can give: its entries' and its default's. (Without a default an
+    unmatched request gets an empty value: a broken URL, but not a name to resolve.)"""
+    values = [
+        entry.args[-1]
+        for entry in children(block)
+        if entry.name not in MAP_PARAMETERS and len(entry.args) == 1
+    ]
+    return tuple(dict.fromkeys(values))
 
 
 def _enter(block: Directive, outer: Scope) -> Scope:
