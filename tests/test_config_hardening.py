@@ -4,11 +4,14 @@ hang or a file written outside nginxgen's private temporary directory."""
 
 from __future__ import annotations
 
+import glob
 import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import crossplane
 import pytest
 from typer.testing import CliRunner
 
@@ -141,12 +144,13 @@ def test_a_file_included_twice_at_22_levels_is_an_error_not_a_hang(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parsed: list[str] = []
-    original = config_module.crossplane.parse
-    monkeypatch.setattr(
-        config_module.crossplane,
-        "parse",
-        lambda path, **options: parsed.append(path) or original(path, **options),
-    )
+    original = crossplane.parse
+
+    def counting_parse(path: str, **options: Any) -> Any:
+        parsed.append(path)
+        return original(path, **options)
+
+    monkeypatch.setattr(crossplane, "parse", counting_parse)
     for level in range(22):
         (tmp_path / f"level{level}.conf").write_text(
             f"include level{level + 1}.conf;\ninclude level{level + 1}.conf;\n"
@@ -196,7 +200,12 @@ def test_a_glob_from_the_root_is_named_not_walked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     walked: list[str] = []
-    monkeypatch.setattr(config_module.glob, "glob", lambda pattern: walked.append(pattern) or [])
+
+    def recording_glob(pattern: str) -> list[str]:
+        walked.append(pattern)
+        return []
+
+    monkeypatch.setattr(glob, "glob", recording_glob)
     (tmp_path / "main.conf").write_text("server { include /**/x; include /proc/*/status; }\n")
     result = lint_paths([tmp_path / "main.conf"], LintOptions())
     assert walked == []
