@@ -19,6 +19,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+# A certificate problem's severity (lint findings have their own `Severity` enum in lint/rules.py).
 CertSeverity = Literal["error", "warning", "info"]
 # How the file readers report a finding: (file, severity, check, message).
 _Report = Callable[[str, CertSeverity, str, str], None]
