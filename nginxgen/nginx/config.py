@@ -248,7 +248,7 @@ def load_text(text: str, name: str, *, dump: bool) -> ParsedConfig:
     always read this way). `dump=True`: an `nginx -T` dump, split into its files when it has
     `# configuration file` markers; every file stays inside a private temporary directory.
     """
-    sections = split_dump(text, name) if dump else []
+    sections = dump_sections(text, name) if dump else []
     with tempfile.TemporaryDirectory(prefix="nginxgen-lint-") as temporary:
         root = Path(temporary)
         if not sections:
@@ -302,7 +302,13 @@ class DumpSection:
     content: str
 
 
-def split_dump(text: str, name: str = "<stdin>") -> list[DumpSection]:
+def split_dump(text: str, name: str = "<stdin>") -> list[tuple[str, str]]:
+    """The files of an `nginx -T` dump as (normalised absolute path, content); empty if it is
+    not one. Errors as `dump_sections`."""
+    return [(str(section.path), section.content) for section in dump_sections(text, name)]
+
+
+def dump_sections(text: str, name: str = "<stdin>") -> list[DumpSection]:
     """The files of an `nginx -T` dump; empty if it is not one.
 
     Every path is normalised and must stay under the dump's root; an empty path, a NUL, a path
