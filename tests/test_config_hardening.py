@@ -245,6 +245,13 @@ def test_walk_flatten_and_children_agree_on_includes() -> None:
     assert [d.name for d in walk([server])] == ["server", "listen", "include", "set", "location"]
     assert [d.name for d in children(server)] == ["listen", "set", "location"]
     assert [d.name for d in flatten([include])] == ["set", "location"]
+    missing = Directive("include", ("gone.conf",), "f", 2, 1, include_missing=True)
+    assert [d.name for d in flatten([missing, include])] == ["set", "location"]
+    assert [d.name for d in flatten([missing, include], keep_missing=True)] == [
+        "include",
+        "set",
+        "location",
+    ]
 
 
 def test_no_other_module_walks_the_tree_itself() -> None:

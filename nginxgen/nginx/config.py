@@ -127,18 +127,21 @@ def _same_scope(directive: Directive, scope: None) -> None:
     return scope
 
 
-def flatten(directives: Iterable[Directive]) -> Iterator[Directive]:
-    """Directives of one level with `include`s replaced by what they include."""
+def flatten(directives: Iterable[Directive], *, keep_missing: bool = False) -> Iterator[Directive]:
+    """Directives of one level with `include`s replaced by what they include; with
+    `keep_missing`, an include of a missing file stays in their place."""
     for directive in directives:
-        if directive.name == "include":
-            yield from flatten(directive.block or ())
-        else:
+        if directive.name != "include":
+            yield directive
+        elif directive.block:
+            yield from flatten(directive.block, keep_missing=keep_missing)
+        elif keep_missing and directive.include_missing:
             yield directive
 
 
-def children(block: Directive) -> Iterator[Directive]:
+def children(block: Directive, *, keep_missing: bool = False) -> Iterator[Directive]:
     """A block's own directives with `include`s replaced by what they include."""
-    return flatten(block.block or ())
+    return flatten(block.block or (), keep_missing=keep_missing)
 
 
 # --- where files come from ---------------------------------------------------------------------
