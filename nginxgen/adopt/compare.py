@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from nginxgen.adopt.convert import PROXY_URL, parameters
-from nginxgen.adopt.sites import Server, children, read_server, servers_of
+from nginxgen.adopt.sites import Server, block_of, read_server, servers_of
 from nginxgen.nginx.config import Directive, ParsedConfig
 
 STRIP_REWRITE = re.compile(r"\^(?P<prefix>.*)/\?\(\.\*\)\$")
@@ -54,7 +54,7 @@ def view(config: ParsedConfig) -> dict[str, ServerView]:
     upstreams = {
         d.args[0]: sorted(
             s.args[0] if ":" in s.args[0] else f"{s.args[0]}:80"
-            for s in children(d)
+            for s in block_of(d)
             if s.name == "server" and s.args
         )
         for d in http
@@ -105,7 +105,7 @@ def _server_view(
         key = f"{match} {path}"
         if match == "regex":
             result.regex_order.append(path)
-        inner = children(location)
+        inner = block_of(location)
         result.locations[key] = LocationView(
             does=_does(inner, body, name, {**sets, **_sets(inner)}, upstreams),
             upstream_path=_upstream_path(inner, match, path, {**sets, **_sets(inner)}),

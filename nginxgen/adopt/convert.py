@@ -21,7 +21,7 @@ from nginxgen.adopt.sites import (
     Server,
     Site,
     acme_root,
-    children,
+    block_of,
     directive_text,
     group,
     read_server,
@@ -217,8 +217,8 @@ def _http_directive(
 def _is_websocket_map(directive: Directive) -> bool:
     if directive.args[:1] != ("$http_upgrade",):
         return False
-    values = {tuple(d.args) for d in children(directive)}
-    return {d.name for d in children(directive)} <= {"default", ""} or values <= {
+    values = {tuple(d.args) for d in block_of(directive)}
+    return {d.name for d in block_of(directive)} <= {"default", ""} or values <= {
         ("upgrade",),
         ("close",),
     }
@@ -233,7 +233,7 @@ def _report_grouping(grouping: Grouping, collector: _Collector) -> None:
         ) or any(
             d.name == "return" and d.args[:1] == ("444",)
             for location in server.locations
-            for d in children(location)
+            for d in block_of(location)
         )
         if refuses:
             collector.note(server.directive, "default server: nginxgen generates its own")
@@ -419,7 +419,7 @@ class _SiteConverter:
             return None
         data["path"] = path
         route = _Route(location)
-        for directive in children(location):
+        for directive in block_of(location):
             if directive.name == "location":
                 self.collector.left(directive, "nested locations have no counterpart in nginxgen")
                 continue
@@ -563,7 +563,7 @@ class _SiteConverter:
     def _upstream_target(self, upstream: Directive) -> UpstreamTarget | None:
         hosts: list[str] = []
         ports: set[int] = set()
-        for directive in children(upstream):
+        for directive in block_of(upstream):
             if directive.name == "server" and directive.args:
                 address, *parameters = directive.args
                 host, _, port = address.rpartition(":") if ":" in address else (address, "", "80")

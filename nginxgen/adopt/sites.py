@@ -9,10 +9,10 @@ sending one name to another (`www.` → apex) become `redirect_to_primary` or `r
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from nginxgen.nginx.config import Directive, ParsedConfig
+from nginxgen.nginx.config import Directive, ParsedConfig, children, flatten
 
 ACME_PATH = "/.well-known/acme-challenge/"
 REDIRECT_CODES = frozenset({"301", "302", "307", "308"})
@@ -52,20 +52,10 @@ def _quoted(arg: str) -> str:
     return arg
 
 
-def expand(directives: Iterable[Directive]) -> Iterator[Directive]:
-    """Directives with every `include` replaced by what it pulled in (a missing one stays)."""
-    for directive in directives:
-        if directive.name == "include":
-            if directive.block:
-                yield from expand(directive.block)
-            elif directive.include_missing:
-                yield directive
-        else:
-            yield directive
-
-
-def children(directive: Directive) -> list[Directive]:
-    return list(expand(directive.block or ()))
+def block_of(directive: Directive) -> list[Directive]:
+    """A block's directives, includes replaced by what they pulled in (a missing one stays,
+    so that it is listed as not converted)."""
+    return list(children(directive, keep_missing=True))
 
 
 @dataclass(frozen=True)
@@ -101,7 +91,7 @@ def read_server(directive: Directive) -> Server:
     locations: list[Directive] = []
     findings: list[Finding] = []
     http2_directive_ssl = False
-    for child in children(directive):
+    for child in block_of(directive):
         if child.name == "server_name":
             names.extend(name.lower() for name in child.args)
         elif child.name == "listen":
@@ -169,7 +159,7 @@ def acme_root(location: Directive) -> str | None:
     """The webroot of a certbot challenge location, else None."""
     if location.args[-1:] != (ACME_PATH,) and location.args[-1:] != (ACME_PATH.rstrip("/"),):
         return None
-    roots = [d for d in children(location) if d.name == "root" and d.args]
+    roots = [d for d in block_of(location) if d.name == "root" and d.args]
     return roots[0].args[0] if roots else None
 
 
@@ -203,8 +193,8 @@ def as_redirector(server: Server) -> Redirector | None:
         return Redirector(server, *redirect, acme, acme_location)
     if body or len(others) != 1 or others[0].args != ("/",):
         return None
-    redirect = redirect_of(children(others[0]))
-    if redirect is None or len(children(others[0])) != 1:
+    redirect = redirect_of(block_of(others[0]))
+    if redirect is None or len(block_of(others[0])) != 1:
         return None
     return Redirector(server, *redirect, acme, acme_location)
 
@@ -241,14 +231,14 @@ class Grouping:
 
 def servers_of(config: ParsedConfig) -> tuple[list[Directive], list[Directive]]:
     """(http-level directives, main-level directives) of a config, includes expanded."""
-    top = list(expand(config.directives))
+    top = list(flatten(config.directives, keep_missing=True))
     if config.context == "http":
         return top, []
     http: list[Directive] = []
     main: list[Directive] = []
     for directive in top:
         if directive.name == "http":
-            http.extend(children(directive))
+            http.extend(block_of(directive))
         else:
             main.append(directive)
     return http, main

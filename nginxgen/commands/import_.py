@@ -78,7 +78,11 @@ def read_config(path: str, stdin: TextIO | None = None) -> Input:
         text = (stdin or sys.stdin).read()
         version = VERSION_LINE.search(text)
         sections = dict(split_dump(text)) or {STDIN_NAME: text}
-        return Input(load_text(text, STDIN_NAME), sections, version["version"] if version else None)
+        return Input(
+            load_text(text, STDIN_NAME, dump=True),
+            sections,
+            version["version"] if version else None,
+        )
     config = load_path(Path(path))
     texts = {name: Path(name).read_text(encoding="utf-8") for name in config.files}
     return Input(config, texts, None)
@@ -99,7 +103,7 @@ def import_environments(path: str, stdin: TextIO | None = None) -> Imported:
     if conversion.settings:
         files.append(settings_file(conversion.settings, source))
     rendered = render_files(files)
-    generated = load_text(rendered, "generated")
+    generated = load_text(rendered, "generated", dump=False)
     comparison = compare(config, generated)
     return Imported(source, source_input, conversion, tuple(files), rendered, comparison)
 
