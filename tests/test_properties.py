@@ -29,7 +29,8 @@ from nginxgen.core.errors import ConfigError
 from nginxgen.generation.loader import LoadedEnvironment, validate
 from nginxgen.generation.models import Environment, Settings
 from nginxgen.generation.pipeline import generate_from
-from nginxgen.nginx.runner import ConfigFile, DockerEngine, nginx_test
+from nginxgen.nginx.docker_engine import DockerEngine
+from nginxgen.nginx.runner import ConfigFile, nginx_test
 
 CASES = Path(__file__).resolve().parent / "cases"
 

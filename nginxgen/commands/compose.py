@@ -14,7 +14,7 @@ from nginxgen.commands.project import open_project, plan_project
 from nginxgen.commands.result import Report
 from nginxgen.core.facts import CONF_D, DEFAULT_IMAGE, LETSENCRYPT, conf_d_name
 from nginxgen.generation.models import Settings
-from nginxgen.generation.plan import Plan
+from nginxgen.generation.plan_types import Plan
 
 CERTBOT_CONF = "./certbot/conf"
 CERTBOT_WEBROOT = "./certbot/www"

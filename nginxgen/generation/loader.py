@@ -26,7 +26,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from nginxgen.core.errors import ConfigError, Problem
-from nginxgen.generation.models import NAME_PATTERN, PATTERN_MEANINGS, Environment, Settings
+from nginxgen.generation.models import PATTERN_MEANINGS, Environment, Settings
 
 FieldPath = tuple[str | int, ...]
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -505,18 +505,6 @@ def read_text(path: Path) -> str:
 
 def load_environment(path: Path) -> LoadedEnvironment:
     model, source = validate(Environment, read_text(path), display_path(path))
-    if not re.fullmatch(NAME_PATTERN, path.stem):
-        # The name reaches the output (comments, variable names): refused here, before any
-        # later stage, so that a name with a newline or a control character goes no further.
-        raise ConfigError(
-            [
-                source.problem(
-                    (),
-                    f"environment name {path.stem!r} (the file name) may only contain "
-                    "letters, digits, '-' and '_', starting with a letter or digit",
-                )
-            ]
-        )
     return LoadedEnvironment(path.stem, model, source)
 
 

@@ -19,9 +19,10 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-Severity = Literal["error", "warning", "info"]
+# A certificate problem's severity (lint findings have their own `Severity` enum in lint/rules.py).
+CertSeverity = Literal["error", "warning", "info"]
 # How the file readers report a finding: (file, severity, check, message).
-_Report = Callable[[str, Severity, str, str], None]
+_Report = Callable[[str, CertSeverity, str, str], None]
 DEFAULT_WARN_DAYS = 21
 _DAY = datetime.timedelta(days=1)
 
@@ -41,7 +42,7 @@ class CertFinding:
 
     environment: str
     file: str
-    severity: Severity
+    severity: CertSeverity
     check: str
     message: str
     days_left: int | None = None
@@ -76,7 +77,7 @@ def inspect_environment_certificates(
     findings: list[CertFinding] = []
 
     def add(
-        file: str, severity: Severity, check: str, message: str, days: int | None = None
+        file: str, severity: CertSeverity, check: str, message: str, days: int | None = None
     ) -> None:
         findings.append(CertFinding(name, file, severity, check, message, days))
 
@@ -295,7 +296,7 @@ def _self_issued(certificate: x509.Certificate) -> bool:
 
 def _validity(
     certificate: x509.Certificate, now: datetime.datetime, warn_days: int
-) -> tuple[Severity, str, str, int]:
+) -> tuple[CertSeverity, str, str, int]:
     """(severity, check, message, whole days left) of one certificate's validity period at `now`."""
     not_before, not_after = certificate.not_valid_before_utc, certificate.not_valid_after_utc
     days_left = (not_after - now) // _DAY
