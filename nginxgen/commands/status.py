@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from nginxgen.commands.compose import htpasswd_files
 from nginxgen.commands.deploy import locate
 from nginxgen.commands.project import open_project
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report, json_report
@@ -166,11 +167,6 @@ def certificate_findings(
                 )
             )
     return findings
-
-
-def htpasswd_files(environment: EnvironmentPlan) -> list[str]:
-    accesses = [environment.access, *(location.access for location in environment.locations)]
-    return sorted({access.htpasswd for access in accesses if access and access.htpasswd})
 
 
 def htpasswd_findings(
