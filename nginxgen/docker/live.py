@@ -33,7 +33,7 @@ RELOAD_FAILURE = re.compile(r"\[(?:emerg|alert)\]")
 WORKER_TITLE = "nginx: worker process"
 DEFAULT_KEEP = 10
 
-Verdict = Literal["served", "down", "broken"]
+Verdict = Literal["served", "down", "broken", "not probed"]
 
 
 class Refused(Exception):

@@ -169,6 +169,9 @@ def _settled_failures(proxy: ProxyContainer, since: float, deadline: float) -> l
 
 
 def probe(proxy: ProxyContainer, target: ProbeTarget) -> ProbeResult:
+    tool = "openssl" if target.tls else "bash"
+    if proxy.shell('command -v "$1" >/dev/null', tool).exit_code:
+        return ProbeResult(target, "not probed", None, f"no {tool} in the container")
     script = _HTTPS_PROBE if target.tls else _HTTP_PROBE
     host = target.host.replace("*", "nginxgen-probe", 1)
     result = proxy.run(
