@@ -242,6 +242,15 @@ def test_deploy_tests_swaps_reloads_and_serves(live_stack: Stack) -> None:
     assert dry.exit_code == 0, dry.output
     assert "no difference" in dry.output and "dry run: nothing changed" in dry.output
 
+    # A stopped service is reported by its unavailable page, and is no reason to roll back.
+    live_stack.stack.remove("app")
+    down = live_stack.nginx_cli("deploy")
+    assert down.exit_code == 0, down.output
+    assert (
+        "site: http://site.example.com:80/ down (502, the unavailable page: service app (app)"
+        in (down.output)
+    )
+
 
 @pytest.mark.nginx
 def test_a_missing_certificate_is_refused_and_the_live_config_keeps_serving(
