@@ -14,12 +14,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from nginxgen.core.formats import AnnotatedFormat, OutputFormat
+from nginxgen.core.formats import AnnotatedFormat, EngineKind, OutputFormat, SchemaKind
 
 if TYPE_CHECKING:
     from nginxgen.commands.result import Report
-    from nginxgen.commands.schema import SchemaKind
-    from nginxgen.nginx.runner import EngineKind
 
 EXIT_BUG = 3
 
@@ -179,11 +177,11 @@ def check(
         ),
     ] = None,
     engine: Annotated[
-        str,
+        EngineKind,
         typer.Option(
             "--engine", help="docker: a throwaway container; local: the host's nginx binary"
         ),
-    ] = "docker",
+    ] = EngineKind.docker,
     nginx_binary: Annotated[
         str, typer.Option("--nginx-binary", help="nginx binary of --engine local")
     ] = "nginx",
@@ -192,19 +190,12 @@ def check(
 ) -> None:
     """Run `nginx -t` on the output (or given files) with a real nginx; placeholder certs."""
     from nginxgen.commands.check import check_command
-    from nginxgen.core.errors import UsageError
-    from nginxgen.nginx.runner import EngineKind
 
-    def command() -> Report:
-        try:
-            kind: EngineKind = EngineKind(engine)
-        except ValueError:
-            raise UsageError(f"--engine must be docker or local, not {engine!r}") from None
-        return check_command(
-            environments, config, image, kind, nginx_binary, settings_file, output_format
+    run(
+        lambda: check_command(
+            environments, config, image, engine, nginx_binary, settings_file, output_format
         )
-
-    run(command)
+    )
 
 
 @app.command()
@@ -220,22 +211,12 @@ def compose(
 
 @app.command()
 def schema(
-    kind: Annotated[str, typer.Argument(help="Which file: environment or settings")] = (
-        "environment"
-    ),
+    kind: Annotated[SchemaKind, typer.Argument(help="Which file")] = SchemaKind.environment,
 ) -> None:
     """Print the JSON Schema of the environment file (or nginxgen.yaml) for editors."""
     from nginxgen.commands import schema as command
-    from nginxgen.core.errors import UsageError
 
-    def call() -> Report:
-        try:
-            chosen: SchemaKind = command.SchemaKind(kind)
-        except ValueError:
-            raise UsageError(f"schema is for environment or settings, not {kind!r}") from None
-        return command.schema(chosen)
-
-    run(call)
+    run(lambda: command.schema(kind))
 
 
 @app.command()
@@ -346,6 +327,30 @@ def status(
             container, compose_service, environments, settings_file, output_format
         )
     )
+
+
+@app.command("import")
+def import_(
+    path: Annotated[str, typer.Argument(help="nginx.conf, a conf.d file, or - for `nginx -T`")],
+    into: Annotated[
+        Path, typer.Option("--into", help="Project directory to write into", file_okay=False)
+    ] = Path(),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be written; write nothing")
+    ] = False,
+    output_format: FormatOption = OutputFormat.text,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Run the original and the generated config in real nginx"),
+    ] = False,
+    image: Annotated[
+        str | None, typer.Option("--image", help="nginx image for --verify [default: as check]")
+    ] = None,
+) -> None:
+    """Adopt an existing nginx config: environment files, and a comparison proving them."""
+    from nginxgen.commands import import_ as command
+
+    run(lambda: command.import_config(path, into, dry_run, output_format, verify, image))
 
 
 def main() -> None:

@@ -16,8 +16,9 @@ ALLOWED = {
     "nginx": {"core", "nginx"},
     "lint": {"core", "nginx", "lint"},
     "generation": {"core", "nginx", "lint", "generation"},
+    "adopt": {"core", "nginx", "lint", "generation", "adopt"},
     "docker": {"core", "nginx", "docker"},
-    "commands": {"core", "nginx", "lint", "generation", "docker", "commands"},
+    "commands": {"core", "nginx", "lint", "generation", "adopt", "docker", "commands"},
     "cli": {"core", "commands", "nginx", "cli"},
 }
 

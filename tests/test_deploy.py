@@ -35,8 +35,8 @@ from nginxgen.docker.live import (
 from nginxgen.docker.proxy import Mount
 from nginxgen.generation.models import Settings
 from nginxgen.generation.pipeline import generate
+from nginxgen.nginx.messages import NginxMessage
 from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
-from nginxgen.nginx.runner import NginxMessage
 
 IMAGE = "nginxgen-test/nginx:trixie"  # nginx 1.26
 CONF_D = "/etc/nginx/conf.d"

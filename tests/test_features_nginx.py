@@ -527,6 +527,12 @@ def test_regex_static_route_serves_files_from_its_root(deployment: Deployment) -
     assert echoed(deployment.https(SITE, "/assets/site.txt"))["backend"] == "feature-web"
 
 
+def test_overlapping_regex_routes_are_tried_in_file_order(deployment: Deployment) -> None:
+    # ^/versions/v2/ is listed first: were the routes sorted by path, ^/versions/ would win.
+    assert echoed(deployment.https(SITE, "/versions/v2/users"))["backend"] == "feature-api"
+    assert echoed(deployment.https(SITE, "/versions/v1/users"))["backend"] == "feature-web"
+
+
 def test_spa_route_falls_back_to_its_index_html(deployment: Deployment) -> None:
     for path in ("/app/", "/app/orders/42", "/app/settings?tab=2"):
         response = deployment.https(SITE, path)

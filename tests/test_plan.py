@@ -10,14 +10,10 @@ from nginxgen.core.errors import ConfigError
 from nginxgen.core.facts import DOCKER_RESOLVER
 from nginxgen.generation.loader import LoadedEnvironment, validate
 from nginxgen.generation.models import Environment, Settings
-from nginxgen.generation.plan import (
-    EnvironmentPlan,
-    Plan,
-    build_plan,
-    check_environments,
-    upstream_variable,
-    variable_part,
-)
+from nginxgen.generation.naming import upstream_variable, variable_part
+from nginxgen.generation.plan import build_plan
+from nginxgen.generation.plan_types import EnvironmentPlan, Plan
+from nginxgen.generation.rules import check_environments
 
 
 def loaded(name: str, text: str) -> LoadedEnvironment:
@@ -153,13 +149,13 @@ def test_the_connection_upgrade_map_is_planned_only_when_a_route_uses_websockets
     socket = with_socket.environments[0].locations[1].proxy
     assert socket is not None
     assert socket.connection == f"${with_socket.connection_upgrade_variable}"
-    assert ("Upgrade", "$http_upgrade") in socket.headers
+    assert ("Upgrade", "$http_upgrade", False) in socket.headers
 
 
 def test_every_proxied_location_forwards_the_client_details() -> None:
     proxy = only(plan_of(simple("production", "p.test"))).locations[0].proxy
     assert proxy is not None
-    names = {name for name, _ in proxy.headers}
+    names = {header.name for header in proxy.headers}
     assert {"Host", "X-Real-IP", "X-Forwarded-For", "X-Forwarded-Proto"} <= names
 
 
@@ -281,3 +277,17 @@ def test_every_rule_broken_across_environments_is_reported_at_once() -> None:
         "routes[1].path",
         "routes[1].service",
     ]
+
+
+def test_regex_routes_keep_the_order_of_the_file() -> None:
+    text = """
+        domains: [p.test]
+        services: {app: {host: app, port: 3000}, v2: {host: v2, port: 3000}}
+        routes:
+          - {path: /, service: app}
+          - {path: '^/api/v2/', match: regex, service: v2}
+          - {path: '^/api/', match: regex, service: app}
+          - {path: '^/a', match: regex, service: app}
+    """
+    locations = only(plan_of(loaded("production", text))).locations
+    assert [location.path for location in locations] == ["/", "^/api/v2/", "^/api/", "^/a"]

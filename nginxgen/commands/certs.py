@@ -8,7 +8,7 @@ from pathlib import Path
 from nginxgen.commands.project import open_project, plan_project
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report, json_report
 from nginxgen.core.formats import OutputFormat
-from nginxgen.generation.plan import Plan
+from nginxgen.generation.plan_types import Plan
 from nginxgen.nginx.certificates import (
     CertificateSite,
     as_document,

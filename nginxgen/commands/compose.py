@@ -19,7 +19,7 @@ from nginxgen.commands.project import open_project, plan_project
 from nginxgen.commands.result import Report
 from nginxgen.core.facts import CONF_D, LETSENCRYPT
 from nginxgen.generation.models import Settings
-from nginxgen.generation.plan import EnvironmentPlan, Plan
+from nginxgen.generation.plan_types import EnvironmentPlan, Plan
 
 CERTBOT_CONF = "./certbot/conf"
 CERTBOT_WEBROOT = "./certbot/www"

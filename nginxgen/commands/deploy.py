@@ -42,8 +42,8 @@ from nginxgen.docker.operations import (
 from nginxgen.docker.proxy import ProxyContainer, connect, find_proxy
 from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.pipeline import Generated, generate
-from nginxgen.generation.plan import EnvironmentPlan
-from nginxgen.nginx.runner import NginxMessage
+from nginxgen.generation.plan_types import EnvironmentPlan
+from nginxgen.nginx.messages import NginxMessage
 
 _CERTIFICATE_PATH = re.compile(r'cannot load certificate(?: key)? "(?P<path>[^"]+)"')
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from nginxgen.core.errors import ConfigError
 from nginxgen.generation.loader import load_settings, read_environments
 from nginxgen.generation.models import Settings
-from nginxgen.generation.plan import Plan, build_plan
+from nginxgen.generation.plan import build_plan
+from nginxgen.generation.plan_types import Plan
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from nginxgen.docker.operations import answers, kept_versions, resolve
 from nginxgen.docker.proxy import ProxyContainer, connect, find_proxy
 from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.pipeline import Generated, generate
-from nginxgen.generation.plan import EnvironmentPlan
+from nginxgen.generation.plan_types import EnvironmentPlan
 from nginxgen.nginx.certificates import CertificateSite, inspect_environment_certificates
 
 Severity = Literal["error", "warning", "ok"]

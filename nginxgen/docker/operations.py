@@ -29,7 +29,7 @@ from nginxgen.docker.live import (
     worker_pids,
 )
 from nginxgen.docker.proxy import ProxyContainer
-from nginxgen.nginx.runner import NGINX_VERSION, NginxMessage, parse_messages
+from nginxgen.nginx.messages import NginxMessage, nginx_version, parse_messages
 
 RELOAD_WAIT_SECONDS = 10.0
 PROBE_TIMEOUT_SECONDS = 10
@@ -97,11 +97,10 @@ def check_candidate(proxy: ProxyContainer, layout: LiveLayout, text: str) -> Can
     finally:
         proxy.run(["rm", "-f", TEST_MAIN_CONFIG])
     output = result.output
-    version = NGINX_VERSION.search(output)
     messages = parse_messages(output, {layout.staged_path: layout.name}, {layout.name: text})
     return CandidateTest(
         ok=result.exit_code == 0,
-        nginx_version=version["version"] if version else "unknown",
+        nginx_version=nginx_version(output),
         output=output,
         messages=tuple(messages),
     )

@@ -19,7 +19,7 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
 from nginxgen.core.errors import EnvironmentUnavailable, UsageError
-from nginxgen.nginx.runner import docker_client
+from nginxgen.nginx.docker_engine import docker_client
 
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 DEFAULT_COMPOSE_SERVICE = "nginx"

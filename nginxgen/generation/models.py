@@ -418,13 +418,31 @@ class Settings(StrictModel):
     @classmethod
     def _strategy_fits_version(cls, value: str, info: ValidationInfo) -> str:
         version = info.data.get("nginx_version")
-        if value == "upstream-resolve" and version and not supports_upstream_resolve(version):
-            raise ValueError(
-                f"upstream-resolve needs nginx >= {UPSTREAM_RESOLVE}, "
-                f"but nginx_version is {version}"
-            )
+        problem = strategy_problem(value, version) if version else None
+        if problem:
+            raise ValueError(problem)
         return value
 
 
 def supports_upstream_resolve(version: str) -> bool:
     return at_least(version, UPSTREAM_RESOLVE)
+
+
+def strategy_problem(strategy: str, nginx_version: str) -> str | None:
+    """Why `strategy` cannot be generated for `nginx_version`, or None."""
+    if strategy == "upstream-resolve" and not supports_upstream_resolve(nginx_version):
+        return (
+            f"upstream-resolve needs nginx >= {UPSTREAM_RESOLVE}, "
+            f"but nginx_version is {nginx_version}"
+        )
+    return None
+
+
+def effective_strategy(model: Environment, settings: Settings) -> str:
+    """The environment's strategy, with `auto` decided by the target nginx."""
+    strategy = model.strategy or settings.strategy
+    if strategy == "auto":
+        return (
+            "upstream-resolve" if supports_upstream_resolve(settings.nginx_version) else "variable"
+        )
+    return strategy

@@ -9,7 +9,8 @@ from pathlib import Path
 from nginxgen.core.errors import Problem
 from nginxgen.generation.loader import LoadedEnvironment, read_environments
 from nginxgen.generation.models import Settings
-from nginxgen.generation.plan import Plan, build_plan
+from nginxgen.generation.plan import build_plan
+from nginxgen.generation.plan_types import Plan
 from nginxgen.generation.render import render
 from nginxgen.generation.selfcheck import check_output
 

@@ -1,8 +1,7 @@
 """Environments → plan: every decision about what nginx must do, made before any text exists.
 
-The rules that span more than one field live here: routes must name defined services, paths and
-domains must be unique, names must map to distinct nginx variables, the strategy must suit the
-target nginx. Templates only loop over the plan; they decide nothing.
+The environments are first checked by the rules (`nginxgen.generation.rules`); the plan types
+live in `plan_types`. Templates only loop over the plan; they decide nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from nginxgen.core.errors import ConfigError, Problem
 from nginxgen.core.facts import DOCKER_RESOLVER
@@ -29,11 +27,30 @@ from nginxgen.generation.models import (
     Route,
     Settings,
     Timeouts,
-    supports_upstream_resolve,
+    effective_strategy,
 )
+from nginxgen.generation.naming import (
+    rate_limit_zone,
+    upstream_name,
+    upstream_variable,
+)
+from nginxgen.generation.plan_types import (
+    AccessPlan,
+    EnvironmentPlan,
+    ErrorPage,
+    Header,
+    Listen,
+    Location,
+    Plan,
+    Proxy,
+    RateLimitPlan,
+    Resolver,
+    TlsPlan,
+    Upstream,
+)
+from nginxgen.generation.rules import check_environments
 
 CONNECTION_UPGRADE_VARIABLE = "nginxgen_connection_upgrade"
-ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 WEBSOCKET_READ_TIMEOUT = "1h"  # nginx's 60 s default closes idle websockets
 
@@ -54,10 +71,10 @@ _PROFILES = {
 }
 
 _PROXY_HEADERS = (
-    ("Host", "$host"),
-    ("X-Real-IP", "$remote_addr"),
-    ("X-Forwarded-For", "$proxy_add_x_forwarded_for"),
-    ("X-Forwarded-Proto", "$scheme"),
+    Header("Host", "$host"),
+    Header("X-Real-IP", "$remote_addr"),
+    Header("X-Forwarded-For", "$proxy_add_x_forwarded_for"),
+    Header("X-Forwarded-Proto", "$scheme"),
 )
 _SECURITY_HEADERS = (
     ("x_content_type_options", "X-Content-Type-Options"),
@@ -66,160 +83,9 @@ _SECURITY_HEADERS = (
     ("content_security_policy", "Content-Security-Policy"),
 )
 
-Header = tuple[str, str]
-
-
-@dataclass(frozen=True)
-class Upstream:
-    """An `upstream` whose servers nginx re-resolves while running (`resolve`, nginx ≥ 1.27.3)."""
-
-    name: str
-    servers: tuple[str, ...]
-    keepalive: int
-
-
-@dataclass(frozen=True)
-class Proxy:
-    """How a location reaches its service: always through a variable."""
-
-    variable: str
-    value: str
-    target: str
-    http11: bool
-    connection: str | None
-    headers: tuple[Header, ...]
-    strip_prefix: str | None
-    timeouts: tuple[Header, ...]
-    buffering: bool
-
-
-@dataclass(frozen=True)
-class AccessPlan:
-    """Access rules of a server or location; `allow_all`/`auth_off` undo inherited ones."""
-
-    allow: tuple[str, ...]
-    allow_all: bool
-    realm: str | None
-    htpasswd: str | None
-    auth_off: bool
-
-
-@dataclass(frozen=True)
-class RateLimitPlan:
-    zone: str
-    rate: str
-    burst: int
-    nodelay: bool
-
-
-@dataclass(frozen=True)
-class Location:
-    modifier: str
-    path: str
-    proxy: Proxy | None
-    static_root: str | None
-    try_files: str | None
-    client_max_body_size: str | None
-    rate_limit: RateLimitPlan | None
-    access: AccessPlan | None
-    response_headers: tuple[Header, ...]
-    raw: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class TlsPlan:
-    certificate: str
-    certificate_key: str
-    protocols: str
-    ciphers: str | None
-    stapling: bool
-    trusted_certificate: str | None
-
-
-@dataclass(frozen=True)
-class ErrorPage:
-    status: int
-    content_type: str
-    body: str
-
-
-@dataclass(frozen=True)
-class EnvironmentPlan:
-    """The servers of one environment: HTTPS with an HTTP redirect, or plain HTTP."""
-
-    name: str
-    source: str
-    strategy: str
-    domains: tuple[str, ...]
-    redirect_names: tuple[str, ...]
-    redirect_target: str
-    tls: TlsPlan | None
-    acme_webroot: str | None
-    response_headers: tuple[Header, ...]
-    access: AccessPlan | None
-    client_max_body_size: str | None
-    error_page: ErrorPage | None
-    upstreams: tuple[Upstream, ...]
-    locations: tuple[Location, ...]
-    raw: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Resolver:
-    address: str
-    valid: str
-
-
-@dataclass(frozen=True)
-class Listen:
-    """How HTTPS servers turn HTTP/2 on for the target nginx: a directive or a listen flag."""
-
-    http2_directive: bool
-    https_parameters: str
-
-
-@dataclass(frozen=True)
-class Plan:
-    sources: tuple[str, ...]
-    nginx_version: str
-    required_version: str
-    resolver: Resolver
-    listen: Listen
-    default_http: bool
-    default_https: bool
-    # Every TLS version some environment's profile allows, for the default HTTPS server.
-    https_protocols: str
-    connection_upgrade_variable: str | None
-    rate_limits: tuple[RateLimitPlan, ...]
-    environments: tuple[EnvironmentPlan, ...]
-    # What the output cannot do as the files ask, on the target nginx; rendered all the same.
-    warnings: tuple[Problem, ...] = ()
-
-
-def variable_part(name: str) -> str:
-    """The part of an nginx variable name a YAML name becomes (variables ignore case)."""
-    return name.replace("-", "_").lower()
-
-
-def upstream_variable(environment: str, service: str) -> str:
-    return f"upstream_{variable_part(environment)}_{variable_part(service)}"
-
-
-def upstream_name(environment: str, service: str) -> str:
-    return f"nginxgen_{variable_part(environment)}_{variable_part(service)}"
-
 
 def source_name(environment: LoadedEnvironment) -> str:
     return environment.source.file.replace("\\", "/").rsplit("/", 1)[-1]
-
-
-def effective_strategy(model: Environment, settings: Settings) -> str:
-    strategy = model.strategy or settings.strategy
-    if strategy == "auto":
-        return (
-            "upstream-resolve" if supports_upstream_resolve(settings.nginx_version) else "variable"
-        )
-    return strategy
 
 
 def _tls(model: Environment) -> TlsPlan | None:
@@ -241,7 +107,7 @@ def _tls(model: Environment) -> TlsPlan | None:
 
 def _server_headers(model: Environment) -> tuple[Header, ...]:
     headers = [
-        (name, value)
+        Header(name, value, literal=True)
         for field, name in _SECURITY_HEADERS
         if (value := getattr(model.security_headers, field)) is not None
     ]
@@ -250,7 +116,7 @@ def _server_headers(model: Environment) -> tuple[Header, ...]:
         value = f"max-age={hsts.max_age}"
         value += "; includeSubDomains" if hsts.include_subdomains else ""
         value += "; preload" if hsts.preload else ""
-        headers.append(("Strict-Transport-Security", value))
+        headers.append(Header("Strict-Transport-Security", value, literal=True))
     return tuple(headers)
 
 
@@ -281,17 +147,15 @@ def _proxy(environment: LoadedEnvironment, route: Route, strategy: str) -> Proxy
     variable = upstream_variable(environment.name, route.service)
     pooled = strategy == "upstream-resolve"
     if pooled:
-        value, target = upstream_name(environment.name, route.service), f"http://${variable}"
+        address = upstream_name(environment.name, route.service)
     else:
-        value, target = f"http://{service.addresses[0]}:{service.port}", f"${variable}"
-    connection = (
-        f"${CONNECTION_UPGRADE_VARIABLE}" if route.websocket else ('""' if pooled else None)
-    )
-    extra = _quoted(tuple(route.request_headers.items()))
-    overridden = {name.lower() for name, _ in extra}
-    headers = tuple(header for header in _PROXY_HEADERS if header[0].lower() not in overridden)
+        address = f"http://{service.addresses[0]}:{service.port}"
+    connection = f"${CONNECTION_UPGRADE_VARIABLE}" if route.websocket else ("" if pooled else None)
+    extra = _literal(route.request_headers)
+    overridden = {header.name.lower() for header in extra}
+    headers = tuple(header for header in _PROXY_HEADERS if header.name.lower() not in overridden)
     if route.websocket:
-        headers += (("Upgrade", "$http_upgrade"),)
+        headers += (Header("Upgrade", "$http_upgrade"),)
     timeouts = route.timeouts or Timeouts()
     read = timeouts.read or (WEBSOCKET_READ_TIMEOUT if route.websocket else None)
     candidates = (
@@ -301,8 +165,9 @@ def _proxy(environment: LoadedEnvironment, route: Route, strategy: str) -> Proxy
     )
     return Proxy(
         variable=variable,
-        value=value,
-        target=target,
+        address=address,
+        pooled=pooled,
+        websocket=route.websocket,
         http11=pooled or route.websocket,
         connection=connection,
         headers=headers + extra,
@@ -317,17 +182,18 @@ def _location(environment: LoadedEnvironment, route: Route, index: int, strategy
     modifier = {"prefix": "", "exact": "=", "regex": "~"}[route.match]
     static = route.static
     limit = route.rate_limit
-    own_headers = _quoted(tuple(route.response_headers.items()))
+    own_headers = _literal(route.response_headers)
     return Location(
         modifier=modifier,
-        path=f'"{route.path}"' if route.match == "regex" else route.path,
+        path=route.path,
+        regex=route.match == "regex",
         proxy=_proxy(environment, route, strategy) if route.service else None,
         static_root=static.root if static else None,
         try_files=_try_files(route),
         client_max_body_size=route.client_max_body_size,
         rate_limit=(
             RateLimitPlan(
-                zone=f"nginxgen_{variable_part(environment.name)}_{index}",
+                zone=rate_limit_zone(environment.name, index),
                 rate=limit.rate,
                 burst=limit.burst,
                 nodelay=limit.nodelay,
@@ -337,7 +203,7 @@ def _location(environment: LoadedEnvironment, route: Route, index: int, strategy
         ),
         access=_access(route.access, model.access),
         # add_header in a location hides every add_header of the server: repeat them here.
-        response_headers=(_quoted(_server_headers(model)) + own_headers) if own_headers else (),
+        response_headers=(_server_headers(model) + own_headers) if own_headers else (),
         raw=tuple(route.raw),
     )
 
@@ -352,14 +218,18 @@ def _try_files(route: Route) -> str | None:
     return f"$uri $uri/ {prefix}index.html"
 
 
-def _quoted(headers: tuple[Header, ...]) -> tuple[Header, ...]:
-    return tuple((name, f'"{value}"') for name, value in headers)
+def _literal(headers: dict[str, str]) -> tuple[Header, ...]:
+    return tuple(Header(name, value, literal=True) for name, value in headers.items())
 
 
 def _error_page(model: Environment) -> ErrorPage:
     page = model.unavailable
     if page.format == "json":
-        body = json.dumps({"status": page.status, "error": page.message}, separators=(",", ":"))
+        body = json.dumps(
+            {"status": page.status, "error": page.message},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
         return ErrorPage(page.status, "application/json", body)
     title = f"{page.status} {page.message}"
     body = f"<!doctype html><title>{title}</title><h1>{page.message}</h1>"
@@ -384,7 +254,10 @@ def _upstreams(
 
 
 def _route_order(route: Route) -> tuple[int, str]:
-    return ({"exact": 0, "prefix": 1, "regex": 2}[route.match], route.path)
+    """Exact and prefix routes sorted by path (nginx picks among them by path alone); regex
+    routes keep the order of the file, since nginx tries them in the order they are written."""
+    kind = {"exact": 0, "prefix": 1, "regex": 2}[route.match]
+    return (kind, route.path if kind < 2 else "")
 
 
 def _plan_environment(environment: LoadedEnvironment, settings: Settings) -> EnvironmentPlan:
@@ -405,7 +278,7 @@ def _plan_environment(environment: LoadedEnvironment, settings: Settings) -> Env
         redirect_target=f"{scheme}://{model.primary_domain}",
         tls=_tls(model),
         acme_webroot=model.tls.acme_webroot if model.tls.enabled else None,
-        response_headers=_quoted(_server_headers(model)),
+        response_headers=_server_headers(model),
         access=_access(model.access, None),
         client_max_body_size=model.client_max_body_size,
         error_page=_error_page(model) if proxied else None,
@@ -415,145 +288,6 @@ def _plan_environment(environment: LoadedEnvironment, settings: Settings) -> Env
         ),
         raw=tuple(model.raw),
     )
-
-
-def _environment_problems(environment: LoadedEnvironment, settings: Settings) -> list[Problem]:
-    """Rules inside one environment that no single field can check."""
-    model, source = environment.model, environment.source
-    problems = []
-    if not ENVIRONMENT_NAME.match(environment.name):
-        problems.append(
-            source.problem(
-                (),
-                f"environment name {environment.name!r} (the file name) may only contain "
-                "letters, digits, '-' and '_', starting with a letter or digit",
-            )
-        )
-    if model.strategy == "upstream-resolve" and not supports_upstream_resolve(
-        settings.nginx_version
-    ):
-        problems.append(
-            source.problem(
-                ("strategy",),
-                f"upstream-resolve needs nginx >= {UPSTREAM_RESOLVE}, but nginx_version "
-                f"in nginxgen.yaml is {settings.nginx_version}",
-            )
-        )
-    strategy = effective_strategy(model, settings)
-    seen_services: dict[str, str] = {}
-    for name, service in model.services.items():
-        key = variable_part(name)
-        if key in seen_services:
-            problems.append(
-                source.problem(
-                    ("services", name),
-                    f"service {name!r} maps to the same nginx variable as {seen_services[key]!r}",
-                )
-            )
-        seen_services.setdefault(key, name)
-        if strategy == "variable" and len(service.addresses) > 1:
-            problems.append(
-                source.problem(
-                    ("services", name, "hosts"),
-                    "several hosts need the upstream-resolve strategy (nginx >= "
-                    f"{UPSTREAM_RESOLVE}); with the variable strategy give one host "
-                    "(a name with several addresses is balanced too)",
-                )
-            )
-    if model.primary_domain.startswith("*.") and (
-        model.redirect_to_primary or model.redirect_domains
-    ):
-        problems.append(
-            source.problem(
-                ("domains", 0),
-                f"redirects need a primary domain to send clients to, not the wildcard "
-                f"{model.primary_domain!r}: put a plain name first",
-            )
-        )
-    seen_domains: set[str] = set()
-    for field in ("domains", "redirect_domains"):
-        for index, domain in enumerate(getattr(model, field)):
-            if domain in seen_domains:
-                problems.append(source.problem((field, index), f"domain {domain!r} is repeated"))
-            seen_domains.add(domain)
-    seen_paths: dict[tuple[str, str], int] = {}
-    for index, route in enumerate(model.routes):
-        if route.service is not None and route.service not in model.services:
-            defined = ", ".join(sorted(model.services))
-            problems.append(
-                source.problem(
-                    ("routes", index, "service"),
-                    f"service {route.service!r} is not defined (defined: {defined})",
-                )
-            )
-        route_key = (route.match, route.path)
-        if route_key in seen_paths:
-            problems.append(
-                source.problem(
-                    ("routes", index, "path"),
-                    f"path {route.path!r} is already routed by routes[{seen_paths[route_key]}]",
-                )
-            )
-        seen_paths.setdefault(route_key, index)
-    return problems
-
-
-def _all_domains(environment: LoadedEnvironment) -> list[tuple[tuple[str, int], str]]:
-    model = environment.model
-    return [(("domains", index), domain) for index, domain in enumerate(model.domains)] + [
-        (("redirect_domains", index), domain) for index, domain in enumerate(model.redirect_domains)
-    ]
-
-
-def _cross_environment_problems(environments: Sequence[LoadedEnvironment]) -> list[Problem]:
-    """Rules across environments: names must stay distinct as variables, domains unique.
-
-    A domain served by two environments is reported in both files, so the report does not
-    depend on which file came first.
-    """
-    problems = []
-    names: dict[str, LoadedEnvironment] = {}
-    places: dict[str, list[tuple[LoadedEnvironment, tuple[str, int]]]] = {}
-    for environment in environments:
-        key = variable_part(environment.name)
-        if key in names:
-            problems.append(
-                environment.source.problem(
-                    (),
-                    f"environment {environment.name!r} maps to the same nginx variables as "
-                    f"{names[key].source.file}",
-                )
-            )
-        names.setdefault(key, environment)
-        for path, domain in _all_domains(environment):
-            places.setdefault(domain, []).append((environment, path))
-    for domain, found in places.items():
-        for environment, path in found:
-            other, other_path = next(
-                ((o, p) for o, p in found if o is not environment), (None, path)
-            )
-            if other is None:
-                continue
-            line, _ = other.source.locate(other_path)
-            problems.append(
-                environment.source.problem(
-                    path,
-                    f"domain {domain!r} is also served by environment {other.name!r} "
-                    f"({other.source.file}:{line})",
-                )
-            )
-    return problems
-
-
-def check_environments(
-    environments: Sequence[LoadedEnvironment], settings: Settings
-) -> list[Problem]:
-    problems = [
-        problem
-        for environment in environments
-        for problem in _environment_problems(environment, settings)
-    ]
-    return problems + _cross_environment_problems(environments)
 
 
 def _required_version(
@@ -578,6 +312,13 @@ def _https_protocols(planned: Sequence[EnvironmentPlan]) -> str:
     """
     versions = {version for env in planned if env.tls for version in env.tls.protocols.split()}
     return " ".join(sorted(versions))
+
+
+def _https_ciphers(environments: Sequence[LoadedEnvironment]) -> str | None:
+    """The default HTTPS server refuses every handshake, but scanners still grade its cipher
+    list: give it the intermediate ciphers whenever some environment allows TLSv1.2."""
+    profiles = {env.model.tls.profile for env in environments if env.model.tls.enabled}
+    return INTERMEDIATE_CIPHERS if "intermediate" in profiles else None
 
 
 def _profile_warnings(
@@ -620,10 +361,7 @@ def build_plan(
         raise ConfigError(problems)
     planned = tuple(_plan_environment(environment, settings) for environment in ordered)
     locations = [location for env in planned for location in env.locations]
-    websocket = any(
-        location.proxy and location.proxy.connection == f"${CONNECTION_UPGRADE_VARIABLE}"
-        for location in locations
-    )
+    websocket = any(location.proxy and location.proxy.websocket for location in locations)
     http2_directive = at_least(settings.nginx_version, HTTP2_DIRECTIVE)
     listen = Listen(http2_directive, "ssl" if http2_directive else "ssl http2")
     https = any(env.tls for env in planned)
@@ -636,6 +374,7 @@ def build_plan(
         default_http=settings.default_server,
         default_https=settings.default_server and https,
         https_protocols=_https_protocols(planned),
+        https_ciphers=_https_ciphers(ordered),
         connection_upgrade_variable=CONNECTION_UPGRADE_VARIABLE if websocket else None,
         rate_limits=tuple(location.rate_limit for location in locations if location.rate_limit),
         environments=planned,

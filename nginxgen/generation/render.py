@@ -11,7 +11,25 @@ from functools import cache
 import jinja2
 
 from nginxgen.core.markers import environment_line, requirement_line
-from nginxgen.generation.plan import Plan
+from nginxgen.generation.plan_types import Header, Plan
+
+
+def quoted(value: str) -> str:
+    """A value in double quotes. Validation keeps quotes and control characters out of user text
+    (and `$` out of header values, where nginx would expand it); this keeps the promise visible."""
+    if '"' in value or value.endswith("\\") or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError(f"unquotable value {value!r}")
+    return f'"{value}"'
+
+
+def single_quoted(value: str) -> str:
+    if "'" in value or "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError(f"unquotable value {value!r}")
+    return f"'{value}'"
+
+
+def header_value(header: Header) -> str:
+    return quoted(header.value) if header.literal else header.value
 
 
 @cache
@@ -25,6 +43,9 @@ def template_environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     environment.globals.update(requirement_line=requirement_line, environment_line=environment_line)
+    environment.filters.update(
+        quoted=quoted, single_quoted=single_quoted, header_value=header_value
+    )
     return environment
 
 

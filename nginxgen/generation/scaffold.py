@@ -15,8 +15,8 @@ from nginxgen.generation.loader import (
     load_environments,
     validate,
 )
-from nginxgen.generation.models import Environment, Settings
-from nginxgen.generation.plan import ENVIRONMENT_NAME, build_plan
+from nginxgen.generation.models import NAME_PATTERN, Environment, Settings
+from nginxgen.generation.plan import build_plan
 
 _SERVICE = re.compile(r"^(?P<host>[^:\s]+):(?P<port>[0-9]+)$")
 
@@ -50,7 +50,7 @@ def new_environment(
 
     Raises UsageError or ConfigError (nothing is written by this module).
     """
-    if not ENVIRONMENT_NAME.match(name):
+    if not re.fullmatch(NAME_PATTERN, name):
         raise UsageError(
             f"environment name {name!r}: use letters, digits, '-' and '_', "
             "starting with a letter or digit"

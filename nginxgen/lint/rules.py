@@ -431,9 +431,3 @@ RULES: tuple[Rule, ...] = (
 )
 
 RULES_BY_CODE: Mapping[str, Rule] = {rule.code: rule for rule in RULES}
-
-# The rules the generator's self-check runs on its own output: anything here means the
-# generated proxy could fail to (re)start or fail every request to a stopped container.
-STARTUP_RESOLUTION_CODES = frozenset(
-    {"NGX001", "NGX002", "NGX003", "NGX006", "NGX007", "NGX008", "NGX010"}
-)

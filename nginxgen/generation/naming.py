@@ -1,0 +1,24 @@
+"""How environment and service names become nginx names: variables, upstreams, rate-limit zones.
+
+nginx variable names ignore case and cannot hold `-`, so `shop-staging` and `shop_staging`
+become the same name; the rules refuse such pairs.
+"""
+
+from __future__ import annotations
+
+
+def variable_part(name: str) -> str:
+    """The part of an nginx variable name a YAML name becomes (variables ignore case)."""
+    return name.replace("-", "_").lower()
+
+
+def upstream_variable(environment: str, service: str) -> str:
+    return f"upstream_{variable_part(environment)}_{variable_part(service)}"
+
+
+def upstream_name(environment: str, service: str) -> str:
+    return f"nginxgen_{variable_part(environment)}_{variable_part(service)}"
+
+
+def rate_limit_zone(environment: str, index: int) -> str:
+    return f"nginxgen_{variable_part(environment)}_{index}"

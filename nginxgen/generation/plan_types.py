@@ -1,0 +1,154 @@
+"""What nginx must do, decided: the plan the templates loop over.
+
+Plain values only: names, paths, addresses, flags. Quoting is the templates' (render time), and
+no field holds text another stage must parse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from nginxgen.core.errors import Problem
+
+
+class Header(NamedTuple):
+    """A header and its value: `literal` values are the user's text, rendered quoted;
+    the others are nginx expressions such as `$host`, rendered as they are."""
+
+    name: str
+    value: str
+    literal: bool = False
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """An `upstream` whose servers nginx re-resolves while running (`resolve`, nginx ≥ 1.27.3)."""
+
+    name: str
+    servers: tuple[str, ...]
+    keepalive: int
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """How a location reaches its service: always through a variable."""
+
+    variable: str
+    # `http://host:port` (variable strategy) or the upstream's name (upstream-resolve).
+    address: str
+    pooled: bool
+    websocket: bool
+    http11: bool
+    # The Connection header: the websocket map's variable, "" (keepalive to a pool) or None.
+    connection: str | None
+    headers: tuple[Header, ...]
+    strip_prefix: str | None
+    # (directive, duration), e.g. ("proxy_read_timeout", "1h").
+    timeouts: tuple[tuple[str, str], ...]
+    buffering: bool
+
+
+@dataclass(frozen=True)
+class AccessPlan:
+    """Access rules of a server or location; `allow_all`/`auth_off` undo inherited ones."""
+
+    allow: tuple[str, ...]
+    allow_all: bool
+    realm: str | None
+    htpasswd: str | None
+    auth_off: bool
+
+
+@dataclass(frozen=True)
+class RateLimitPlan:
+    zone: str
+    rate: str
+    burst: int
+    nodelay: bool
+
+
+@dataclass(frozen=True)
+class Location:
+    modifier: str
+    path: str
+    regex: bool
+    proxy: Proxy | None
+    static_root: str | None
+    try_files: str | None
+    client_max_body_size: str | None
+    rate_limit: RateLimitPlan | None
+    access: AccessPlan | None
+    response_headers: tuple[Header, ...]
+    raw: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TlsPlan:
+    certificate: str
+    certificate_key: str
+    protocols: str
+    ciphers: str | None
+    stapling: bool
+    trusted_certificate: str | None
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    status: int
+    content_type: str
+    body: str
+
+
+@dataclass(frozen=True)
+class EnvironmentPlan:
+    """The servers of one environment: HTTPS with an HTTP redirect, or plain HTTP."""
+
+    name: str
+    source: str
+    strategy: str
+    domains: tuple[str, ...]
+    redirect_names: tuple[str, ...]
+    redirect_target: str
+    tls: TlsPlan | None
+    acme_webroot: str | None
+    response_headers: tuple[Header, ...]
+    access: AccessPlan | None
+    client_max_body_size: str | None
+    error_page: ErrorPage | None
+    upstreams: tuple[Upstream, ...]
+    locations: tuple[Location, ...]
+    raw: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Resolver:
+    address: str
+    valid: str
+
+
+@dataclass(frozen=True)
+class Listen:
+    """How HTTPS servers turn HTTP/2 on for the target nginx: a directive or a listen flag."""
+
+    http2_directive: bool
+    https_parameters: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    sources: tuple[str, ...]
+    nginx_version: str
+    required_version: str
+    resolver: Resolver
+    listen: Listen
+    default_http: bool
+    default_https: bool
+    # Every TLS version some environment's profile allows, for the default HTTPS server.
+    https_protocols: str
+    https_ciphers: str | None
+    connection_upgrade_variable: str | None
+    rate_limits: tuple[RateLimitPlan, ...]
+    environments: tuple[EnvironmentPlan, ...]
+    # What the output cannot do as the files ask, on the target nginx; rendered all the same.
+    warnings: tuple[Problem, ...] = ()

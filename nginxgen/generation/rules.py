@@ -1,0 +1,186 @@
+"""The rules an environment must follow that no single field can check, as a table of small
+named functions (like the lint rules): each takes one loaded environment and the settings and
+yields located problems. Rules across environments (distinct variables, unique domains) follow.
+
+`check_environments` runs them all; the plan is only built from environments that pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+
+from nginxgen.core.errors import Problem
+from nginxgen.core.versions import UPSTREAM_RESOLVE
+from nginxgen.generation.loader import LoadedEnvironment
+from nginxgen.generation.models import (
+    NAME_PATTERN,
+    Settings,
+    effective_strategy,
+    strategy_problem,
+)
+from nginxgen.generation.naming import variable_part
+
+EnvironmentRule = Callable[[LoadedEnvironment, Settings], Iterator[Problem]]
+
+
+def environment_name(environment: LoadedEnvironment, settings: Settings) -> Iterator[Problem]:
+    """The file name becomes the environment's name and part of nginx variable names."""
+    if not re.fullmatch(NAME_PATTERN, environment.name):
+        yield environment.source.problem(
+            (),
+            f"environment name {environment.name!r} (the file name) may only contain "
+            "letters, digits, '-' and '_', starting with a letter or digit",
+        )
+
+
+def strategy_fits_version(environment: LoadedEnvironment, settings: Settings) -> Iterator[Problem]:
+    strategy = environment.model.strategy
+    problem = strategy_problem(strategy, settings.nginx_version) if strategy else None
+    if problem:
+        yield environment.source.problem(("strategy",), f"{problem} (nginxgen.yaml)")
+
+
+def service_variables_distinct(
+    environment: LoadedEnvironment, settings: Settings
+) -> Iterator[Problem]:
+    seen: dict[str, str] = {}
+    for name in environment.model.services:
+        key = variable_part(name)
+        if key in seen:
+            yield environment.source.problem(
+                ("services", name),
+                f"service {name!r} maps to the same nginx variable as {seen[key]!r}",
+            )
+        seen.setdefault(key, name)
+
+
+def replicas_need_upstream_resolve(
+    environment: LoadedEnvironment, settings: Settings
+) -> Iterator[Problem]:
+    if effective_strategy(environment.model, settings) != "variable":
+        return
+    for name, service in environment.model.services.items():
+        if len(service.addresses) > 1:
+            yield environment.source.problem(
+                ("services", name, "hosts"),
+                "several hosts need the upstream-resolve strategy (nginx >= "
+                f"{UPSTREAM_RESOLVE}); with the variable strategy give one host "
+                "(a name with several addresses is balanced too)",
+            )
+
+
+def redirects_need_a_plain_primary(
+    environment: LoadedEnvironment, settings: Settings
+) -> Iterator[Problem]:
+    model = environment.model
+    if model.primary_domain.startswith("*.") and (
+        model.redirect_to_primary or model.redirect_domains
+    ):
+        yield environment.source.problem(
+            ("domains", 0),
+            f"redirects need a primary domain to send clients to, not the wildcard "
+            f"{model.primary_domain!r}: put a plain name first",
+        )
+
+
+def domains_unique(environment: LoadedEnvironment, settings: Settings) -> Iterator[Problem]:
+    seen: set[str] = set()
+    for path, domain in all_domains(environment):
+        if domain in seen:
+            yield environment.source.problem(path, f"domain {domain!r} is repeated")
+        seen.add(domain)
+
+
+def routes_name_defined_services(
+    environment: LoadedEnvironment, settings: Settings
+) -> Iterator[Problem]:
+    services = environment.model.services
+    for index, route in enumerate(environment.model.routes):
+        if route.service is not None and route.service not in services:
+            defined = ", ".join(sorted(services))
+            yield environment.source.problem(
+                ("routes", index, "service"),
+                f"service {route.service!r} is not defined (defined: {defined})",
+            )
+
+
+def route_paths_unique(environment: LoadedEnvironment, settings: Settings) -> Iterator[Problem]:
+    seen: dict[tuple[str, str], int] = {}
+    for index, route in enumerate(environment.model.routes):
+        key = (route.match, route.path)
+        if key in seen:
+            yield environment.source.problem(
+                ("routes", index, "path"),
+                f"path {route.path!r} is already routed by routes[{seen[key]}]",
+            )
+        seen.setdefault(key, index)
+
+
+ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
+    environment_name,
+    strategy_fits_version,
+    service_variables_distinct,
+    replicas_need_upstream_resolve,
+    redirects_need_a_plain_primary,
+    domains_unique,
+    routes_name_defined_services,
+    route_paths_unique,
+)
+
+
+def all_domains(environment: LoadedEnvironment) -> list[tuple[tuple[str, int], str]]:
+    model = environment.model
+    return [(("domains", index), domain) for index, domain in enumerate(model.domains)] + [
+        (("redirect_domains", index), domain) for index, domain in enumerate(model.redirect_domains)
+    ]
+
+
+def _cross_environment_problems(environments: Sequence[LoadedEnvironment]) -> list[Problem]:
+    """Rules across environments: names must stay distinct as variables, domains unique.
+
+    A domain served by two environments is reported in both files, so the report does not
+    depend on which file came first.
+    """
+    problems = []
+    names: dict[str, LoadedEnvironment] = {}
+    places: dict[str, list[tuple[LoadedEnvironment, tuple[str, int]]]] = {}
+    for environment in environments:
+        key = variable_part(environment.name)
+        if key in names:
+            problems.append(
+                environment.source.problem(
+                    (),
+                    f"environment {environment.name!r} maps to the same nginx variables as "
+                    f"{names[key].source.file}",
+                )
+            )
+        names.setdefault(key, environment)
+        for path, domain in all_domains(environment):
+            places.setdefault(domain, []).append((environment, path))
+    for domain, found in places.items():
+        for environment, path in found:
+            other = next(((o, p) for o, p in found if o is not environment), None)
+            if other is None:
+                continue
+            line, _ = other[0].source.locate(other[1])
+            problems.append(
+                environment.source.problem(
+                    path,
+                    f"domain {domain!r} is also served by environment {other[0].name!r} "
+                    f"({other[0].source.file}:{line})",
+                )
+            )
+    return problems
+
+
+def check_environments(
+    environments: Sequence[LoadedEnvironment], settings: Settings
+) -> list[Problem]:
+    problems = [
+        problem
+        for environment in environments
+        for rule in ENVIRONMENT_RULES
+        for problem in rule(environment, settings)
+    ]
+    return problems + _cross_environment_problems(environments)
