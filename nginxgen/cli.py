@@ -263,6 +263,72 @@ def certs(
     run(lambda: command.certs(environments, settings_file, warn_days, output_format))
 
 
+ContainerOption = Annotated[
+    str | None, typer.Option("--container", help="The proxy container, by name or id")
+]
+ComposeServiceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--compose-service", help="Find the proxy by its compose service [default: nginx]"
+    ),
+]
+
+
+@app.command()
+def deploy(
+    container: ContainerOption = None,
+    compose_service: ComposeServiceOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show the diff and test it in the proxy; change nothing"),
+    ] = False,
+    keep: Annotated[int, typer.Option("--keep", min=1, help="Deployed versions to keep")] = 10,
+    environments: EnvironmentsOption = None,
+    settings_file: SettingsOption = None,
+) -> None:
+    """Put the output into the running proxy: tested there, swapped, reloaded, verified, probed."""
+    from nginxgen.commands import deploy as command
+
+    run(
+        lambda: command.deploy(
+            container, compose_service, dry_run, keep, environments, settings_file
+        )
+    )
+
+
+@app.command()
+def rollback(
+    to: Annotated[
+        str | None, typer.Option("--to", help="Kept version (name or prefix) [default: previous]")
+    ] = None,
+    container: ContainerOption = None,
+    compose_service: ComposeServiceOption = None,
+    settings_file: SettingsOption = None,
+) -> None:
+    """Put a kept deployed version back into the running proxy, tested and verified."""
+    from nginxgen.commands import rollback as command
+
+    run(lambda: command.rollback(to, container, compose_service, settings_file))
+
+
+@app.command()
+def status(
+    container: ContainerOption = None,
+    compose_service: ComposeServiceOption = None,
+    environments: EnvironmentsOption = None,
+    settings_file: SettingsOption = None,
+    output_format: FormatOption = OutputFormat.text,
+) -> None:
+    """Read-only: live version, networks, services, certificates and htpasswd in the proxy."""
+    from nginxgen.commands.status import status as status_command
+
+    run(
+        lambda: status_command(
+            container, compose_service, environments, settings_file, output_format
+        )
+    )
+
+
 @app.command("import")
 def import_(
     path: Annotated[str, typer.Argument(help="nginx.conf, a conf.d file, or - for `nginx -T`")],

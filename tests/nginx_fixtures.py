@@ -152,9 +152,18 @@ class DockerStack:
     network: Network
     containers: dict[str, DockerContainer] = field(default_factory=dict)
 
-    def start_nginx(self, image: str, files: dict[str, bytes], name: str = "nginx") -> Any:
-        """nginx from `image` with `files` at their absolute paths, 80 and 443 on 127.0.0.1."""
+    def start_nginx(
+        self,
+        image: str,
+        files: dict[str, bytes],
+        name: str = "nginx",
+        volumes: dict[str, str] | None = None,
+    ) -> Any:
+        """nginx from `image` with `files` at their absolute paths, 80 and 443 on 127.0.0.1;
+        `volumes` bind-mounts host paths (read-write) at container paths."""
         container = DockerContainer(require_image(self.client, image)).with_network(self.network)
+        for host_path, container_path in (volumes or {}).items():
+            container.with_volume_mapping(host_path, container_path, "rw")
         for path, data in files.items():
             container.with_copy_into_container(data, path)
         return self._start(name, container, ports=(80, 443))

@@ -233,7 +233,23 @@ def _start(
     container.start()
     if publish:
         _wait_until_listening(container, ready)
+    else:
+        _wait_until_running(container)
     return container
+
+
+def _wait_until_running(container: Any) -> None:
+    """A backend is up once Docker says so: its alias then resolves, which the original's static
+    upstreams need at startup (a backend that exited would take its alias with it)."""
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while True:
+        container.reload()
+        if container.status == "running":
+            return
+        if container.status == "exited" or time.monotonic() >= deadline:
+            logs = bytes(container.logs()).decode("utf-8", "replace")
+            raise UsageError(f"echo backend did not start in {container.image.tags}:\n{logs}")
+        time.sleep(0.1)
 
 
 def _missing_includes(files: Mapping[str, str]) -> list[str]:
