@@ -24,7 +24,7 @@ def test_verify_post_mortem(docker_client: Any, tmp_path: Path) -> None:
     )
     assert report.exit_code == 0, report.stdout
     assert "every answer the same" in report.stdout
-    assert not docker_client.containers.list(all=True, filters={"label": "nginxgen=import-verify"})
+    assert "verified in" in report.stdout
 
 
 def test_verify_catches_a_different_target(docker_client: Any) -> None:
@@ -35,3 +35,8 @@ def test_verify_catches_a_different_target(docker_client: Any) -> None:
     differing = {str(probe) for probe, _, _ in result.differing}
     assert "https://staging.daatan.com/" in differing
     assert "https://daatan.com/" not in differing
+    # Every container of the run is removed (other runs may verify at the same time: only this
+    # run's network label counts).
+    assert result.network
+    mine = {"label": f"nginxgen.network={result.network}"}
+    assert not docker_client.containers.list(all=True, filters=mine)

@@ -60,6 +60,8 @@ class Answer:
 @dataclass
 class Verification:
     image: str
+    # The private network of the run; its containers carry it as the label `nginxgen.network`.
+    network: str = ""
     results: list[tuple[Probe, Answer, Answer]] = field(default_factory=list)
 
     @property
@@ -169,6 +171,7 @@ def verify_import(
     ensure_image(client, chosen, pull=True)
     result = Verification(chosen)
     with _network(client) as network:
+        result.network = network.name
         for host, ports in sorted(backends(config).items()):
             # The echo backends are the same nginx image with an echo config: nothing else to
             # pull, and it works with the official images as with Debian's.
@@ -226,7 +229,7 @@ def _start(
         network=network.name,
         networking_config={network.name: client.api.create_endpoint_config(aliases=aliases)},
         ports={"80/tcp": (LOOPBACK, None), "443/tcp": (LOOPBACK, None)} if publish else None,
-        labels={"nginxgen": "import-verify"},
+        labels={"nginxgen": "import-verify", "nginxgen.network": network.name},
     )
     network.started.append(container)
     container.put_archive("/", tar_of(placed))
