@@ -168,12 +168,16 @@ class DockerStack:
             container.with_copy_into_container(data, path)
         return self._start(name, container, ports=(80, 443))
 
-    def start_service(self, host: str) -> Any:
-        """The backend, reachable as `host` on the network, answering `backend=<host>`."""
+    def start_service(self, host: str, alias: str | None = None) -> Any:
+        """The backend, reachable as `host` on the network, answering `backend=<host>`.
+
+        With `alias`, it is reachable as `alias` instead, beside other containers under the same
+        alias: replicas, as `docker compose --scale` makes them.
+        """
         container = (
             DockerContainer(require_image(self.client, BACKEND_IMAGE))
             .with_network(self.network)
-            .with_network_aliases(host)
+            .with_network_aliases(alias or host)
             .with_kwargs(hostname=host)
         )
         return self._start(host, container, ports=())

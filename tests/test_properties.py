@@ -44,6 +44,8 @@ BASE_SETTINGS: dict[str, Any] = {
     "output": "out/nginx-ssl.conf",
     "environments": "environments",
     "resolver_valid": "10s",
+    "resolver_timeout": "2s",
+    "timeouts": {"connect": "2s", "read": "60s", "send": "60s"},
     "nginx_version": "1.28",
     "strategy": "auto",
     "keepalive": 16,

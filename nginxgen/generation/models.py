@@ -163,6 +163,8 @@ Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
 FilePath = Annotated[str, AfterValidator(_check_file_path)]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 DURATION_PATTERN = r"^[1-9][0-9]*(ms|s|m|h|d)?$"
+# nginx reads the resolver's `valid=` in whole seconds and refuses `ms`.
+SECONDS_PATTERN = r"^[1-9][0-9]*(s|m|h|d)?$"
 VERSION_PATTERN = r"^[0-9]+\.[0-9]+(\.[0-9]+)?$"
 SIZE_PATTERN = r"^[0-9]+[kKmMgG]?$"
 RATE_PATTERN = r"^[1-9][0-9]*r/[sm]$"
@@ -173,6 +175,7 @@ MESSAGE_PATTERN = r"^[^\"'\\$<>&\x00-\x1f\x7f]+$"
 PATTERN_MEANINGS = {
     NAME_PATTERN: "a name of letters, digits, '-' and '_', starting with a letter or digit",
     DURATION_PATTERN: "a duration such as 500ms, 10s, 5m, 1h or 1d",
+    SECONDS_PATTERN: "a duration of whole seconds such as 2s, 30s or 5m",
     VERSION_PATTERN: 'an nginx version such as "1.26" or "1.27.3" (quoted in YAML)',
     SIZE_PATTERN: "a size such as 512k, 10m or 1g (0: no limit)",
     RATE_PATTERN: "a rate such as 10r/s or 60r/m",
@@ -183,6 +186,7 @@ PATTERN_MEANINGS = {
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=64)]
 Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]
+Seconds = Annotated[str, StringConstraints(pattern=SECONDS_PATTERN)]
 NginxVersion = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
 Size = Annotated[str, StringConstraints(pattern=SIZE_PATTERN)]
 Rate = Annotated[str, StringConstraints(pattern=RATE_PATTERN)]
@@ -296,9 +300,23 @@ class RateLimit(StrictModel):
 
 
 class Timeouts(StrictModel):
+    """proxy_connect_timeout, proxy_read_timeout, proxy_send_timeout; unset: the level above."""
+
     connect: Duration | None = None
     read: Duration | None = None
     send: Duration | None = None
+
+
+# Connecting to a container on the same host takes milliseconds; a connect to an address whose
+# container is gone hangs (nginx's default would wait 60 s). 2 s still covers one lost SYN
+# (retransmitted after 1 s) to a backend whose accept queue is full.
+DEFAULT_CONNECT_TIMEOUT = "2s"
+
+
+class DefaultTimeouts(Timeouts):
+    """The timeouts of every route, unless its environment or the route says otherwise."""
+
+    connect: Duration | None = DEFAULT_CONNECT_TIMEOUT
 
 
 class Static(StrictModel):
@@ -450,6 +468,15 @@ class Environment(StrictModel):
     access: Access | None = Field(default=None, description="basic auth and/or IP allow-list")
     unavailable: Unavailable = Field(default_factory=Unavailable)
     client_max_body_size: Size | None = Field(default=None, description="for every route")
+    timeouts: Timeouts | None = Field(
+        default=None, description="for every route; a route's own timeouts take precedence"
+    )
+    resolver_valid: Seconds | None = Field(
+        default=None, description="override of resolver_valid in nginxgen.yaml"
+    )
+    resolver_timeout: Duration | None = Field(
+        default=None, description="override of resolver_timeout in nginxgen.yaml"
+    )
     raw: Annotated[list[str], _raw_for("server")] = Field(
         default_factory=list, description="extra directives for the HTTPS server"
     )
@@ -478,8 +505,17 @@ class Settings(StrictModel):
     environments: str = Field(
         default="environments", min_length=1, description="directory of YAML files"
     )
-    resolver_valid: Duration = Field(
-        default="10s", description="how long nginx caches an answer of Docker's DNS"
+    resolver_valid: Seconds = Field(
+        default="2s",
+        description="how long nginx uses an answer of Docker's DNS: how long a removed "
+        "container's address is still tried",
+    )
+    resolver_timeout: Duration = Field(
+        default="2s", description="how long nginx waits for Docker's DNS to answer"
+    )
+    timeouts: DefaultTimeouts = Field(
+        default_factory=DefaultTimeouts,
+        description="proxy timeouts of every route {connect, read, send} [connect: 2s]",
     )
     nginx_version: NginxVersion = Field(
         default="1.26", description="the nginx the output targets, e.g. '1.26'"
