@@ -63,6 +63,8 @@ class Verification:
     # The private network of the run; its containers carry it as the label `nginxgen.network`.
     network: str = ""
     results: list[tuple[Probe, Answer, Answer]] = field(default_factory=list)
+    # nginx's own [error]/[emerg] lines of each config's run: why answers differ.
+    errors: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def differing(self) -> list[tuple[Probe, Answer, Answer]]:
@@ -79,7 +81,11 @@ class Verification:
             for probe, before, after in self.differing
         ]
         verdict = "every answer the same" if self.ok else f"{len(self.differing)} differ(s)"
-        return [*out, f"  {verdict}"]
+        out.append(f"  {verdict}")
+        if not self.ok:
+            for which, lines in sorted(self.errors.items()):
+                out += [f"  nginx ({which} config): {line}" for line in lines[-10:]]
+        return out
 
     def as_document(self) -> dict[str, Any]:
         return {
@@ -189,7 +195,13 @@ def verify_import(
         after = _start(client, network, chosen, generated, publish=True, ready=ready)
         for probe in requests:
             result.results.append((probe, _ask(before, probe), _ask(after, probe)))
+        result.errors = {"original": _error_lines(before), "generated": _error_lines(after)}
     return result
+
+
+def _error_lines(container: Any) -> list[str]:
+    logs = bytes(container.logs()).decode("utf-8", "replace")
+    return [line for line in logs.splitlines() if re.search(r"\[(emerg|alert|crit|error)\]", line)]
 
 
 @contextmanager
