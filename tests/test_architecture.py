@@ -19,7 +19,7 @@ ALLOWED = {
     "adopt": {"core", "nginx", "lint", "generation", "adopt"},
     "docker": {"core", "nginx", "docker"},
     "commands": {"core", "nginx", "lint", "generation", "adopt", "docker", "commands"},
-    "cli": {"core", "commands", "nginx", "cli"},
+    "cli": {"core", "commands", "cli"},
 }
 
 
