@@ -209,7 +209,16 @@ def measure(client: Any, image: str, directory: Path, updates: int) -> str:
                 image,
                 name=f"nginxgen-bench-proxy-{suffix}",
                 networks=[network.name],
-                endpoint_spec=EndpointSpec(ports={port: (80, "tcp", "host")}),
+                endpoint_spec=EndpointSpec(
+                    ports=[
+                        {
+                            "Protocol": "tcp",
+                            "PublishedPort": str(port),
+                            "TargetPort": "80",
+                            "PublishMode": "host",
+                        }
+                    ]
+                ),
                 mounts=[
                     Mount("/etc/nginx/conf.d", str(directory / "conf.d"), "bind", read_only=True)
                 ],

@@ -7,14 +7,15 @@ Deployed with `docker stack deploy -c nginx-stack.yaml NAME`. What it carries, a
   output's `tasks.<service>` and service names resolve;
 - ports published in `mode: host`: the routing mesh (the default `ingress` mode) replaces the
   client's address by one of its own, so `X-Real-IP` and access rules would see the mesh;
-- the output's directory mounted as conf.d, never the file alone: `render` replaces the file
-  by a rename, and a single-file bind mount keeps showing the old inode, so a reload would read
-  the stale configuration;
+- `./deployed` mounted as the conf.d directory, as in `nginxgen compose`, never a single file:
+  `deploy` replaces the file by a rename, and a single-file bind mount keeps showing the old
+  inode, so a reload would read the stale configuration;
 - `deploy.update_config.order: stop-first`, deliberately: a host-mode port belongs to one task
   per node, so with `start-first` the new task never starts on the node whose old task holds
   the port (Swarm: "no suitable node (host-mode port already in use on 1 node)"; on one node the
-  update hangs). Configuration changes need no task update anyway: `nginx -s reload` in the
-  running task; the services behind the proxy do update start-first (docs/swarm.md);
+  update hangs). Configuration changes need no task update anyway: `nginxgen deploy
+  --container <task>` reloads the running task; the services behind the proxy do update
+  start-first (docs/swarm.md);
 - `net.ipv4.tcp_tw_reuse=1` when an environment uses the variable strategy (docs/performance.md).
 """
 
@@ -26,11 +27,20 @@ from typing import Any
 
 import yaml
 
-from nginxgen.commands.compose import CERTBOT_CONF, CERTBOT_WEBROOT, uses_variable
+from nginxgen.commands.compose import (
+    CERTBOT_CONF,
+    CERTBOT_WEBROOT,
+    DEPLOYED,
+    HTPASSWD,
+    htpasswd_files,
+    numbered_sources,
+    proxy_image,
+    uses_variable,
+)
 from nginxgen.commands.project import open_project, plan_project
 from nginxgen.commands.result import Report
 from nginxgen.core.errors import UsageError
-from nginxgen.core.facts import CONF_D, DEFAULT_IMAGE, LETSENCRYPT
+from nginxgen.core.facts import CONF_D, LETSENCRYPT
 from nginxgen.generation.models import Settings
 from nginxgen.generation.plan_types import Plan
 
@@ -41,20 +51,13 @@ _HEADER = """\
 # The nginx proxy for nginxgen's output, as a Docker Swarm stack; printed by `nginxgen stack`.
 # Deploy it from this directory: docker stack deploy -c nginx-stack.yaml proxy
 # Application stacks join the network as `networks: {{{network}: {{external: true}}}}`; their
-# services are then found as tasks.<service> (or by name, the virtual IP). The output's
-# directory is bind-mounted: it must exist on every node that runs a proxy task (see
-# docs/swarm.md). After `nginxgen render`, reload every proxy task (`nginx -s reload`).
+# services are then found as tasks.<service> (or by name, the virtual IP). ./deployed is
+# bind-mounted as conf.d (a directory, never the single file): it must exist on every node that
+# runs a proxy task (see docs/swarm.md). Put the output in with `nginxgen deploy --container
+# <the proxy task's container>` on each such node.
 # Updates of the proxy itself are stop-first: a host-mode port is held by one task per node, so
 # a start-first task would wait for the port forever on a node whose old task holds it.
 """
-
-
-def _directory(output: str) -> str:
-    """The output's directory as a bind-mount source; relative paths start with `./`."""
-    parent = PurePosixPath(output).parent
-    if parent.is_absolute() or str(parent).startswith("./"):
-        return str(parent)
-    return "./" if str(parent) == "." else f"./{parent}"
 
 
 def stack_document(
@@ -70,34 +73,34 @@ def stack_document(
     """The stack file as data: deterministic, same plan, same document."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", network):
         raise UsageError(f"network {network!r}: letters, digits, '_', '.' and '-' only")
-    name = PurePosixPath(settings.output).name
-    if not name.endswith(".conf"):
-        raise UsageError(
-            f"output {settings.output!r}: the stack mounts its directory as conf.d, where nginx "
-            "includes only *.conf files; name the output *.conf"
-        )
     https = any(environment.tls for environment in plan.environments)
     ports = [{"target": 80, "published": http_port, "protocol": "tcp", "mode": "host"}]
     if https:
         ports.append({"target": 443, "published": https_port, "protocol": "tcp", "mode": "host"})
-    volumes: list[dict[str, Any]] = [
+    webroots = sorted({env.acme_webroot for env in plan.environments if env.acme_webroot})
+    htpasswd_directories = sorted(
         {
-            "type": "bind",
-            "source": _directory(settings.output),
-            "target": CONF_D,
-            "read_only": True,
+            str(PurePosixPath(path).parent)
+            for environment in plan.environments
+            for path in htpasswd_files(environment)
         }
-    ]
+    )
+    # Read-write: `nginxgen deploy` swaps the tested file in there, by rename.
+    volumes: list[dict[str, Any]] = [{"type": "bind", "source": DEPLOYED, "target": CONF_D}]
     if https:
         volumes.append(
             {"type": "bind", "source": CERTBOT_CONF, "target": LETSENCRYPT, "read_only": True}
         )
-    webroots = sorted({env.acme_webroot for env in plan.environments if env.acme_webroot})
-    for index, webroot in enumerate(webroots):
-        source = CERTBOT_WEBROOT if index == 0 else f"{CERTBOT_WEBROOT}{webroot}"
-        volumes.append({"type": "bind", "source": source, "target": webroot, "read_only": True})
+    for sources in (
+        numbered_sources(CERTBOT_WEBROOT, webroots),
+        numbered_sources(HTPASSWD, htpasswd_directories),
+    ):
+        volumes += [
+            {"type": "bind", "source": source, "target": target, "read_only": True}
+            for source, target in sources
+        ]
     proxy: dict[str, Any] = {
-        "image": image or settings.check.image or DEFAULT_IMAGE,
+        "image": image or proxy_image(settings),
         "networks": [network],
         "ports": ports,
         "volumes": volumes,
