@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import docker
 from docker.errors import DockerException, ImageNotFound
@@ -209,16 +209,8 @@ def measure(client: Any, image: str, directory: Path, updates: int) -> str:
                 image,
                 name=f"nginxgen-bench-proxy-{suffix}",
                 networks=[network.name],
-                endpoint_spec=EndpointSpec(
-                    ports=[
-                        {
-                            "Protocol": "tcp",
-                            "PublishedPort": str(port),
-                            "TargetPort": "80",
-                            "PublishMode": "host",
-                        }
-                    ]
-                ),
+                # The API wants integers; types-docker's stub says strings.
+                endpoint_spec=EndpointSpec(ports=cast(Any, {port: (80, "tcp", "host")})),
                 mounts=[
                     Mount("/etc/nginx/conf.d", str(directory / "conf.d"), "bind", read_only=True)
                 ],

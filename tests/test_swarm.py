@@ -568,6 +568,23 @@ def test_deploy_reaches_a_proxy_task_through_its_directory_mount(
             # Tested in the task's container, renamed over the old file, reloaded, verified.
             report = invoke(proxy.project, "deploy", "--container", proxy.proxy_container().name)
         assert "other" in report
+        status = CliRunner().invoke(
+            app,
+            [
+                "status",
+                "--container",
+                proxy.proxy_container().name,
+                "--environments",
+                str(proxy.project / "environments"),
+                "--settings",
+                str(proxy.project / "nginxgen.yaml"),
+            ],
+        )
+        assert status.exit_code == 0, status.output
+        # On swarm status checks what nginx resolves, every task: the VIP does not route here.
+        assert f"service app (tasks.{proxy.backend}:3000): 3 addresses, 3 answering" in (
+            status.output
+        )
         response = wait_for(
             "the new environment served after the reload",
             lambda: http_get(proxy.port, "other.example.test"),

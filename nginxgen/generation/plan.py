@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from nginxgen.core.errors import ConfigError, Problem
-from nginxgen.core.facts import DOCKER_RESOLVER, SWARM_TASKS_PREFIX
+from nginxgen.core.facts import DOCKER_RESOLVER
 from nginxgen.core.versions import (
     HTTP2_DIRECTIVE,
     PER_SERVER_PROTOCOLS,
@@ -31,6 +31,7 @@ from nginxgen.generation.models import (
 )
 from nginxgen.generation.naming import (
     rate_limit_zone,
+    reached_host,
     upstream_name,
     upstream_variable,
 )
@@ -279,14 +280,14 @@ def _upstreams(
     the service's virtual IP (one task per connection, dropped by IPVS after 900 s idle)."""
     if strategy != "upstream-resolve":
         return ()
-    prefix = SWARM_TASKS_PREFIX if settings.platform == "swarm" else ""
     services = environment.model.services
     used = sorted({route.service for route in environment.model.routes if route.service})
     return tuple(
         Upstream(
             name=upstream_name(environment.name, name),
             servers=tuple(
-                f"{prefix}{host}:{services[name].port}" for host in services[name].addresses
+                f"{reached_host(host, settings.platform, strategy)}:{services[name].port}"
+                for host in services[name].addresses
             ),
             keepalive=settings.keepalive,
             resolver=resolver,
