@@ -17,7 +17,8 @@ ALLOWED = {
     "lint": {"core", "nginx", "lint"},
     "generation": {"core", "nginx", "lint", "generation"},
     "docker": {"core", "nginx", "docker"},
-    "commands": {"core", "nginx", "lint", "generation", "docker", "commands"},
+    "routetest": {"core", "generation", "routetest"},
+    "commands": {"core", "nginx", "lint", "generation", "docker", "routetest", "commands"},
     "cli": {"core", "commands", "nginx", "cli"},
 }
 

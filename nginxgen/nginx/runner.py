@@ -227,7 +227,7 @@ class DockerEngine:
             {str(PurePosixPath(NGINX_PREFIX) / path): data for path, data in files.items()}
         )
         container = self._container
-        container.put_archive("/", _tar(placed))
+        container.put_archive("/", tar_archive(placed))
         try:
             exit_code, output = container.exec_run(["nginx", "-v", "-t"])
         finally:
@@ -395,7 +395,7 @@ def _config_bytes(configs: Iterable[ConfigFile]) -> Iterable[tuple[str, bytes]]:
         yield f"{CONF_D}/{conf_d_name(config.name)}", config.text.encode("utf-8")
 
 
-def _tar(files: Mapping[str, bytes]) -> bytes:
+def tar_archive(files: Mapping[str, bytes]) -> bytes:
     """A tar of `files` at their absolute paths (with their directories), to extract at `/`."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:

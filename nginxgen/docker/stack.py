@@ -1,0 +1,225 @@
+"""The stack `nginxgen test` runs: the nginx under test and one echo backend, in Docker.
+
+The echo answers for every service host. All aliases of one container on one network resolve
+to one address, so the echo could not tell them apart: each service host gets a private network
+of its own on which only the echo carries that name, and nginx joins all of them. Docker's DNS
+answers a name with the echo's address on that name's network, and the address the request
+arrives at names the host. Taking a host down is leaving its network: the name stops
+resolving, as it does when a container stops. Everything is removed when the stack closes.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+from nginxgen.core.errors import NginxgenError
+from nginxgen.nginx.runner import docker_client, ensure_image, tar_archive
+
+LOOPBACK = "127.0.0.1"
+LABEL = {"nginxgen": "test"}
+START_TIMEOUT_SECONDS = 30.0
+HTTP_PORTS = (80, 443)
+
+
+class NginxDidNotStart(NginxgenError):
+    """The nginx under test exited or never answered: a finding, with its log."""
+
+    exit_code = 1
+
+
+class TestStack:
+    """nginx from `image` with `files` at their absolute paths (ports 80 and 443 published on
+    127.0.0.1), and an echo of the same image started with `nginx -c echo_config_path`,
+    named as every host of `hosts` on that host's own network."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(
+        self,
+        image: str,
+        files: Mapping[str, bytes],
+        echo_config_path: str,
+        echo_config: str,
+        hosts: Iterable[str],
+    ) -> None:
+        self.image = image
+        self.files = dict(files)
+        self.echo_config_path = echo_config_path
+        self.echo_config = echo_config
+        self.hosts = tuple(sorted(set(hosts)))
+        self._client: Any = None
+        self._networks: dict[str, Any] = {}
+        self._base: Any = None
+        self._echo: Any = None
+        self._nginx: Any = None
+        self._up: set[str] = set()
+        self._suffix = uuid.uuid4().hex[:10]
+
+    def __enter__(self) -> Self:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        client = self._client = docker_client()
+        ensure_image(client, self.image, pull=True)
+        self._base = self._network("base")
+        for host in self.hosts:
+            self._networks[host] = self._network(host)
+        self._echo = client.containers.create(
+            self.image,
+            entrypoint=["nginx", "-c", self.echo_config_path, "-g", "daemon off;"],
+            command=[],
+            network=self._base.name,
+            labels=LABEL,
+            name=f"nginxgen-test-echo-{self._suffix}",
+        )
+        self._echo.put_archive("/", tar_archive({self.echo_config_path: self.echo_config.encode()}))
+        self._echo.start()
+        self._nginx = client.containers.create(
+            self.image,
+            network=self._base.name,
+            ports={f"{port}/tcp": (LOOPBACK, None) for port in HTTP_PORTS},
+            labels=LABEL,
+            name=f"nginxgen-test-nginx-{self._suffix}",
+        )
+        if self.files:
+            self._nginx.put_archive("/", tar_archive(self.files))
+        for network in self._networks.values():
+            network.connect(self._nginx)
+        self._wait_for_echo()
+
+    def _network(self, purpose: str) -> Any:
+        # The name is for people reading `docker network ls`; the label finds leftovers.
+        safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in purpose)[:40]
+        return self._client.networks.create(
+            f"nginxgen-test-{self._suffix}-{safe}", driver="bridge", labels=LABEL
+        )
+
+    def _wait_for_echo(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while b"start worker process" not in self._echo.logs():
+            self._echo.reload()
+            if self._echo.status == "exited" or time.monotonic() > deadline:
+                raise NginxgenError(
+                    "the echo backend did not start:\n"
+                    + bytes(self._echo.logs()).decode("utf-8", "replace")
+                )
+            time.sleep(0.05)
+
+    def set_up_hosts(self, up: Iterable[str]) -> None:
+        """Make exactly the hosts in `up` reachable (the others' names stop resolving)."""
+        wanted = set(up)
+        for host in self.hosts:
+            if host in wanted and host not in self._up:
+                self._networks[host].connect(self._echo, aliases=[host])
+            elif host not in wanted and host in self._up:
+                self._networks[host].disconnect(self._echo)
+        self._up = wanted & set(self.hosts)
+
+    def start_nginx(self, probe_host: str) -> dict[int, int]:
+        """(Re)start nginx, so it resolves names afresh; wait until it answers on port 80 as
+        `probe_host`. The published host port of each of 80 and 443."""
+        nginx = self._nginx
+        nginx.reload()
+        if nginx.status == "running":
+            nginx.restart(timeout=5)
+        else:
+            nginx.start()
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            nginx.reload()
+            if nginx.status in ("exited", "dead"):
+                raise NginxDidNotStart(f"nginx exited at start-up:\n{self.nginx_logs()}")
+            ports = self._ports(nginx)
+            if ports and _answers_http(ports[80], probe_host):
+                return ports
+            if time.monotonic() > deadline:
+                raise NginxDidNotStart(
+                    f"nginx did not answer within {START_TIMEOUT_SECONDS:g} s:\n{self.nginx_logs()}"
+                )
+            time.sleep(0.05)
+
+    @staticmethod
+    def _ports(container: Any) -> dict[int, int]:
+        published = container.attrs["NetworkSettings"]["Ports"] or {}
+        ports = {}
+        for port in HTTP_PORTS:
+            bindings = published.get(f"{port}/tcp") or []
+            if not bindings:
+                return {}
+            ports[port] = int(bindings[0]["HostPort"])
+        return ports
+
+    def hosts_by_address(self) -> dict[str, str]:
+        """The echo's address on each host's network → that host."""
+        self._echo.reload()
+        networks = self._echo.attrs["NetworkSettings"]["Networks"]
+        by_name = {network.name: host for host, network in self._networks.items()}
+        return {
+            settings["IPAddress"]: by_name[name]
+            for name, settings in networks.items()
+            if name in by_name and settings.get("IPAddress")
+        }
+
+    def nginx_version(self) -> str:
+        exit_code, output = self._nginx.exec_run(["nginx", "-v"])
+        text = bytes(output).decode("utf-8", "replace").strip()
+        return text.rpartition(": ")[2] if exit_code == 0 else "unknown"
+
+    def nginx_logs(self) -> str:
+        return bytes(self._nginx.logs()).decode("utf-8", "replace") if self._nginx else ""
+
+    def close(self) -> None:
+        """Remove the containers, then the networks, whatever happened before; what could not
+        be removed is reported once everything else was tried."""
+        from docker.errors import DockerException, NotFound
+
+        leftovers = []
+        containers = [self._nginx, self._echo]
+        networks = [*self._networks.values(), self._base]
+        for kind, resources in (("container", containers), ("network", networks)):
+            for resource in resources:
+                if resource is None:
+                    continue
+                try:
+                    if kind == "container":
+                        resource.remove(force=True)
+                    else:
+                        resource.remove()
+                except NotFound:
+                    pass
+                except DockerException as error:
+                    leftovers.append(f"{kind} {resource.name}: {error}")
+        self._nginx = self._echo = self._base = None
+        self._networks = {}
+        if leftovers:
+            raise NginxgenError(
+                "could not remove the test stack (label nginxgen=test): " + "; ".join(leftovers)
+            )
+
+
+def _answers_http(port: int, host: str) -> bool:
+    """nginx answers plain HTTP on `port` (Docker's proxy accepts before nginx listens)."""
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=2) as sock:
+            sock.sendall(f"HEAD / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+            return sock.recv(5) == b"HTTP/"
+    except OSError:
+        return False
