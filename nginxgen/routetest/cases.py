@@ -188,6 +188,8 @@ def route_cases(environment: LoadedEnvironment) -> list[Case]:
             accepted_statuses=ACCESS_STATUSES if access else (),
         )
         what = "its service" if service else "its static root"
+        if access:
+            what += " or its access rules refuse"
         cases.append(
             Case(
                 file=environment.source.file,
