@@ -97,7 +97,9 @@ def test_what_the_services_received(project: Path) -> None:
 
 def test_a_wrong_expectation_fails_with_the_difference_and_its_place(project: Path) -> None:
     with (project / "environments" / "shop.yaml").open("a", encoding="utf-8") as file:
-        file.write('  - {request: "GET https://shop.route.test/api/x", service: web, path: /api/x}\n')
+        file.write(
+            '  - {request: "GET https://shop.route.test/api/x", service: web, path: /api/x}\n'
+        )
     result = run("test")
     assert result.exit_code == 1, result.stdout
     assert (

@@ -32,17 +32,22 @@ from nginxgen.routetest.report import Phase, Run, format_github, format_text, ru
 PLAIN_PASSWORD = "{PLAIN}"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Timing:
-    start_seconds: float
-    requests: int
-    request_seconds: float
+    """Where the time went, for stderr: nothing here is compared or asserted."""
+
+    stack_seconds: float = 0.0
+    nginx_starts: int = 0
+    nginx_seconds: float = 0.0
+    requests: int = 0
+    request_seconds: float = 0.0
 
     def __str__(self) -> str:
         each = self.request_seconds / self.requests * 1000 if self.requests else 0.0
         return (
-            f"timing: stack up in {self.start_seconds:.2f} s, {self.requests} requests in "
-            f"{self.request_seconds:.2f} s ({each:.1f} ms each)\n"
+            f"timing: networks and echo backend {self.stack_seconds:.2f} s, "
+            f"nginx started or reloaded {self.nginx_starts}x in {self.nginx_seconds:.2f} s, "
+            f"{self.requests} requests in {self.request_seconds:.2f} s ({each:.1f} ms each)\n"
         )
 
 
@@ -119,6 +124,20 @@ def run_cases(stack: TestStack, ports: dict[int, int], cases: Sequence[Case]) ->
     return outcomes
 
 
+def _phases(generated: Generated, hosts: set[str], chaos: bool) -> list[tuple[str, frozenset[str]]]:
+    """Each start of nginx: its name and the service hosts down. With `chaos`, first every
+    service down, then each service (its hosts) down in turn; last, everything up."""
+    steps: list[tuple[str, frozenset[str]]] = []
+    if chaos:
+        steps.append(("every service down", frozenset(hosts)))
+        for ref in services(generated):
+            down = frozenset(ref.addresses)
+            if all(seen != down for _, seen in steps):
+                steps.append((f"{', '.join(sorted(down))} down", down))
+    steps.append(("every service up", frozenset()))
+    return steps
+
+
 def route_test(
     environments: Path | None,
     image: str | None,
@@ -132,42 +151,31 @@ def route_test(
     cases = all_cases(generated.environments, plan.default_http, plan.default_https)
     chosen = resolve_image(image, project.settings)
     headers = {name for case in cases for name, _ in case.expect.received_headers}
-    started = time.monotonic()
+    timing = Timing()
     phases: list[Phase] = []
-    request_seconds = 0.0
-    requests = 0
-    start_seconds = 0.0
+    started = time.monotonic()
     with open_stack(generated, project.settings, chosen, headers) as stack:
-        start_seconds = time.monotonic() - started
-        every_host = set(stack.hosts)
-        steps: list[tuple[str, frozenset[str]]] = []
-        if chaos:
-            steps.append(("every service down", frozenset(every_host)))
-            seen: set[frozenset[str]] = set()
-            for ref in services(generated):
-                down = frozenset(ref.addresses)
-                if down not in seen:
-                    seen.add(down)
-                    steps.append((f"{', '.join(sorted(down))} down", down))
-        steps.append(("every service up", frozenset()))
-        for name, down in steps:
-            stack.set_up_hosts(every_host - down)
+        timing.stack_seconds = time.monotonic() - started
+        for name, down in _phases(generated, set(stack.hosts), chaos):
+            stack.set_up_hosts(set(stack.hosts) - down)
+            begun = time.monotonic()
             try:
                 ports = stack.start_nginx(probe_host(generated))
             except NginxDidNotStart as error:
                 raise NginxDidNotStart(f"{name}: {error}") from None
+            timing.nginx_starts += 1
+            timing.nginx_seconds += time.monotonic() - begun
             phase_cases = with_hosts_down(cases, down) if down else cases
             begun = time.monotonic()
             outcomes = run_cases(stack, ports, phase_cases)
-            request_seconds += time.monotonic() - begun
-            requests += len(phase_cases)
+            timing.request_seconds += time.monotonic() - begun
+            timing.requests += len(phase_cases)
             phases.append(Phase(name, tuple(outcomes)))
         version = stack.nginx_version()
     run = Run(version, chosen, tuple(phases))
-    timing = str(Timing(start_seconds, requests, request_seconds))
     exit_code = EXIT_OK if run.passed else EXIT_FINDINGS
     if output_format is AnnotatedFormat.json:
-        return json_report(run_document(run), exit_code, timing)
+        return json_report(run_document(run), exit_code, str(timing))
     if output_format is AnnotatedFormat.github:
-        return Report(exit_code, format_github(run), timing)
-    return Report(exit_code, format_text(run), timing)
+        return Report(exit_code, format_github(run), str(timing))
+    return Report(exit_code, format_text(run), str(timing))

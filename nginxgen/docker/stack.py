@@ -14,6 +14,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Self
 
@@ -134,12 +135,14 @@ class TestStack:
         self._up = wanted & set(self.hosts)
 
     def start_nginx(self, probe_host: str) -> dict[int, int]:
-        """(Re)start nginx, so it resolves names afresh; wait until it answers on port 80 as
-        `probe_host`. The published host port of each of 80 and 443."""
+        """Start nginx, or reload a running one: either way it looks every name up afresh
+        (a reload starts a new resolver). Waits until it answers on port 80 as `probe_host`
+        (and, after a reload, until no worker of the old configuration is left). The
+        published host port of each of 80 and 443."""
         nginx = self._nginx
         nginx.reload()
         if nginx.status == "running":
-            nginx.restart(timeout=5)
+            self._reload()
         else:
             nginx.start()
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -155,6 +158,34 @@ class TestStack:
                     f"nginx did not answer within {START_TIMEOUT_SECONDS:g} s:\n{self.nginx_logs()}"
                 )
             time.sleep(0.05)
+
+    def _reload(self) -> None:
+        # Workers of the old configuration keep their resolver's cache: wait until they are
+        # gone, or a request could still see a name as it was before the reload.
+        old = self._worker_pids()
+        exit_code, output = self._nginx.exec_run(["nginx", "-s", "reload"])
+        if exit_code != 0:
+            raise NginxDidNotStart(
+                "nginx -s reload failed:\n" + bytes(output).decode("utf-8", "replace")
+            )
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            current = self._worker_pids()
+            if current and not current & old:
+                return
+            if time.monotonic() > deadline:
+                raise NginxDidNotStart(f"nginx did not reload:\n{self.nginx_logs()}")
+            time.sleep(0.02)
+
+    def _worker_pids(self) -> set[str]:
+        """The pids of nginx's worker processes, from /proc (images need not have `ps`)."""
+        script = 'for f in /proc/[0-9]*/cmdline; do echo "$f $(tr "\\0" " " < "$f")"; done'
+        _, output = self._nginx.exec_run(["sh", "-c", script])
+        return {
+            line.split("/")[2]
+            for line in bytes(output).decode("utf-8", "replace").splitlines()
+            if "nginx: worker process" in line
+        }
 
     @staticmethod
     def _ports(container: Any) -> dict[int, int]:
@@ -188,31 +219,36 @@ class TestStack:
 
     def close(self) -> None:
         """Remove the containers, then the networks, whatever happened before; what could not
-        be removed is reported once everything else was tried."""
-        from docker.errors import DockerException, NotFound
-
-        leftovers = []
-        containers = [self._nginx, self._echo]
-        networks = [*self._networks.values(), self._base]
-        for kind, resources in (("container", containers), ("network", networks)):
-            for resource in resources:
-                if resource is None:
-                    continue
-                try:
-                    if kind == "container":
-                        resource.remove(force=True)
-                    else:
-                        resource.remove()
-                except NotFound:
-                    pass
-                except DockerException as error:
-                    leftovers.append(f"{kind} {resource.name}: {error}")
+        be removed is reported once everything else was tried. Removals of one kind run
+        side by side: each waits on Docker, not on this process."""
+        containers = [item for item in (self._nginx, self._echo) if item is not None]
+        networks = [item for item in (*self._networks.values(), self._base) if item is not None]
         self._nginx = self._echo = self._base = None
         self._networks = {}
+        leftovers = _remove_all(containers, force=True) + _remove_all(networks)
         if leftovers:
             raise NginxgenError(
                 "could not remove the test stack (label nginxgen=test): " + "; ".join(leftovers)
             )
+
+
+def _remove_all(resources: list[Any], **options: bool) -> list[str]:
+    """Remove every one of `resources` (containers or networks); what failed, in words."""
+    from docker.errors import DockerException, NotFound
+
+    def remove(resource: Any) -> str | None:
+        try:
+            resource.remove(**options)
+        except NotFound:
+            return None
+        except DockerException as error:
+            return f"{resource.name}: {error}"
+        return None
+
+    if not resources:
+        return []
+    with ThreadPoolExecutor(max_workers=len(resources)) as pool:
+        return [problem for problem in pool.map(remove, resources) if problem]
 
 
 def _answers_http(port: int, host: str) -> bool:
