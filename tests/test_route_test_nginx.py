@@ -18,31 +18,48 @@ from nginx_fixtures import require_image
 from typer.testing import CliRunner, Result
 
 from nginxgen.cli import app
+from nginxgen.docker.stack import TestStack
 
 pytestmark = pytest.mark.nginx
 
 CASE = Path(__file__).resolve().parent / "cases" / "route-tests"
 IMAGE = "nginxgen-test/nginx:trixie"
+NEWER_IMAGE = "nginxgen-test/nginx:sid"
 
 
 def run(*arguments: str) -> Result:
     return CliRunner().invoke(app, [*arguments[:1], "--image", IMAGE, *arguments[1:]])
 
 
-def leftovers(client: Any) -> list[str]:
+def leftovers(client: Any, suffixes: list[str]) -> list[str]:
+    """What is left of the stacks with these name suffixes (other runs may be going on)."""
     containers = client.containers.list(all=True, filters={"label": "nginxgen=test"})
     networks = client.networks.list(filters={"label": "nginxgen=test"})
-    return [item.name for item in (*containers, *networks)]
+    return [
+        item.name
+        for item in (*containers, *networks)
+        if any(suffix in item.name for suffix in suffixes)
+    ]
 
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_client: Any) -> Iterator[Path]:
-    """A copy of the route-tests case as the working directory; nothing left after the test."""
+    """A copy of the route-tests case as the working directory; after the test, nothing is
+    left of the stacks it started."""
     require_image(docker_client, IMAGE)
     shutil.copytree(CASE, tmp_path / "project")
     monkeypatch.chdir(tmp_path / "project")
+    suffixes: list[str] = []
+    enter = TestStack.__enter__
+
+    def recording_enter(stack: TestStack) -> TestStack:
+        suffixes.append(stack._suffix)
+        return enter(stack)
+
+    monkeypatch.setattr(TestStack, "__enter__", recording_enter)
     yield tmp_path / "project"
-    assert leftovers(docker_client) == []
+    assert suffixes
+    assert leftovers(docker_client, suffixes) == []
 
 
 def results(document: dict[str, Any], phase: str) -> dict[tuple[str, str], dict[str, Any]]:
@@ -178,3 +195,25 @@ def test_explain_names_environment_route_and_service(project: Path) -> None:
         "answer:       200 from shop-api:8080 = shop.api",
     ]
     assert "service saw:  GET /v2/x?y=1" in result.stdout
+
+
+def test_chaos_with_upstream_resolve_on_a_newer_nginx(project: Path, docker_client: Any) -> None:
+    """nginx >= 1.27.3 keeps resolved upstream addresses in shared memory: each phase must
+    start nginx afresh, or a service taken down would still be tried at its old address."""
+    require_image(docker_client, NEWER_IMAGE)
+    settings = project / "nginxgen.yaml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8").replace('"1.26"', '"1.28"'), encoding="utf-8"
+    )
+    result = CliRunner().invoke(
+        app, ["test", "--chaos", "--image", NEWER_IMAGE, "--format", "json"]
+    )
+    assert result.exit_code == 0, result.stdout
+    document = json.loads(result.stdout)
+    assert document["nginx_version"].startswith("nginx/1.3")
+    web_down = results(document, "shop-web down")
+    shop = "environments/shop.yaml"
+    assert web_down[(shop, "routes[0] / answers its unavailable page")]["status"] == 502
+    assert web_down[(shop, "routes[1] /api/ reaches its service")]["answered_by"] == (
+        "shop-api:8080"
+    )

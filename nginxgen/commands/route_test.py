@@ -46,7 +46,7 @@ class Timing:
         each = self.request_seconds / self.requests * 1000 if self.requests else 0.0
         return (
             f"timing: networks and echo backend {self.stack_seconds:.2f} s, "
-            f"nginx started or reloaded {self.nginx_starts}x in {self.nginx_seconds:.2f} s, "
+            f"nginx started {self.nginx_starts}x in {self.nginx_seconds:.2f} s, "
             f"{self.requests} requests in {self.request_seconds:.2f} s ({each:.1f} ms each)\n"
         )
 
