@@ -79,7 +79,7 @@ def test_the_case_passes_every_test_and_implicit_check(project: Path) -> None:
     assert "routes[6] /assets/ reaches its static root (implicit)" in result.stdout
     assert "unknown names refused on HTTPS (default_server) (implicit)" in result.stdout
     assert rows[-1].startswith("34 passed, 0 failed (nginx/1.26")
-    assert result.stderr.startswith("timing: networks and echo backend ")
+    assert result.stderr.startswith("timing: networks and containers ")
 
 
 def test_what_the_services_received(project: Path) -> None:

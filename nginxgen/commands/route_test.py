@@ -41,13 +41,15 @@ class Timing:
     nginx_seconds: float = 0.0
     requests: int = 0
     request_seconds: float = 0.0
+    removal_seconds: float = 0.0
 
     def __str__(self) -> str:
         each = self.request_seconds / self.requests * 1000 if self.requests else 0.0
         return (
-            f"timing: networks and echo backend {self.stack_seconds:.2f} s, "
+            f"timing: networks and containers {self.stack_seconds:.2f} s, "
             f"nginx started {self.nginx_starts}x in {self.nginx_seconds:.2f} s, "
-            f"{self.requests} requests in {self.request_seconds:.2f} s ({each:.1f} ms each)\n"
+            f"{self.requests} requests in {self.request_seconds:.2f} s ({each:.1f} ms each), "
+            f"removal {self.removal_seconds:.2f} s\n"
         )
 
 
@@ -172,6 +174,8 @@ def route_test(
             timing.requests += len(phase_cases)
             phases.append(Phase(name, tuple(outcomes)))
         version = stack.nginx_version()
+        removal_started = time.monotonic()
+    timing.removal_seconds = time.monotonic() - removal_started
     run = Run(version, chosen, tuple(phases))
     exit_code = EXIT_OK if run.passed else EXIT_FINDINGS
     if output_format is AnnotatedFormat.json:
