@@ -152,19 +152,32 @@ class DockerStack:
     network: Network
     containers: dict[str, DockerContainer] = field(default_factory=dict)
 
-    def start_nginx(self, image: str, files: dict[str, bytes], name: str = "nginx") -> Any:
-        """nginx from `image` with `files` at their absolute paths, 80 and 443 on 127.0.0.1."""
+    def start_nginx(
+        self,
+        image: str,
+        files: dict[str, bytes],
+        name: str = "nginx",
+        volumes: dict[str, str] | None = None,
+    ) -> Any:
+        """nginx from `image` with `files` at their absolute paths, 80 and 443 on 127.0.0.1;
+        `volumes` bind-mounts host paths (read-write) at container paths."""
         container = DockerContainer(require_image(self.client, image)).with_network(self.network)
+        for host_path, container_path in (volumes or {}).items():
+            container.with_volume_mapping(host_path, container_path, "rw")
         for path, data in files.items():
             container.with_copy_into_container(data, path)
         return self._start(name, container, ports=(80, 443))
 
-    def start_service(self, host: str) -> Any:
-        """The backend, reachable as `host` on the network, answering `backend=<host>`."""
+    def start_service(self, host: str, alias: str | None = None) -> Any:
+        """The backend, reachable as `host` on the network, answering `backend=<host>`.
+
+        With `alias`, it is reachable as `alias` instead, beside other containers under the same
+        alias: replicas, as `docker compose --scale` makes them.
+        """
         container = (
             DockerContainer(require_image(self.client, BACKEND_IMAGE))
             .with_network(self.network)
-            .with_network_aliases(host)
+            .with_network_aliases(alias or host)
             .with_kwargs(hostname=host)
         )
         return self._start(host, container, ports=())

@@ -1,4 +1,5 @@
-"""The output formats commands offer, each defined once."""
+"""The choices commands offer (output formats, where nginx runs), each defined once, here at the
+bottom so that the CLI can offer them without importing the systems behind them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,20 @@ class AnnotatedFormat(StrEnum):
     text = "text"
     json = "json"
     github = "github"
+
+
+class EngineKind(StrEnum):
+    """Where `nginx -t` runs: a throwaway Docker container, or the host's own binary."""
+
+    docker = "docker"
+    local = "local"
+
+
+class SchemaKind(StrEnum):
+    """The files `nginxgen schema` describes."""
+
+    environment = "environment"
+    settings = "settings"
 
 
 def annotation_data(text: str) -> str:

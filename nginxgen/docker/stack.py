@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from nginxgen.core.errors import NginxgenError
-from nginxgen.nginx.runner import docker_client, ensure_image, tar_archive
+from nginxgen.nginx.docker_engine import docker_client, ensure_image, tar_of
 
 LOOPBACK = "127.0.0.1"
 LABEL = {"nginxgen": "test"}
@@ -93,8 +93,10 @@ class TestStack:
             labels=LABEL,
             name=f"nginxgen-test-echo-{self._suffix}",
         )
-        self._echo.put_archive("/", tar_archive({self.echo_config_path: self.echo_config.encode()}))
+        self._echo.put_archive("/", tar_of({self.echo_config_path: self.echo_config.encode()}))
         self._echo.start()
+        # Any free port on 127.0.0.1 (None), which the SDK's types do not foresee.
+        published: dict[str, Any] = {f"{port}/tcp": (LOOPBACK, None) for port in HTTP_PORTS}
         # The container only holds nginx, which is started and stopped inside it: restarting
         # a container re-creates its endpoints on every network, ten times slower. `init`
         # reaps the stopped masters.
@@ -104,12 +106,12 @@ class TestStack:
             command=["86400"],
             init=True,
             network=self._base.name,
-            ports={f"{port}/tcp": (LOOPBACK, None) for port in HTTP_PORTS},
+            ports=published,
             labels=LABEL,
             name=f"nginxgen-test-nginx-{self._suffix}",
         )
         if self.files:
-            self._nginx.put_archive("/", tar_archive(self.files))
+            self._nginx.put_archive("/", tar_of(self.files))
         for network in self._networks.values():
             network.connect(self._nginx)
         self._nginx.start()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from nginxgen.routetest.cases import Case, Expectation
@@ -60,22 +60,42 @@ def _differences(expect: Expectation, observed: Observed, who: str) -> list[Diff
         return [Difference("answer", "an HTTP answer", observed.refused)]
     if observed.status in expect.accepted_statuses:
         return []
-    found: list[Difference] = []
-    if expect.status is not None and observed.status != expect.status:
-        found.append(Difference("status", str(expect.status), f"{observed.status} from {who}"))
-    if expect.service is not None:
-        received = observed.received
-        wanted = {f"{address}:{expect.service.port}" for address in expect.service.addresses}
-        if received is None or who not in wanted:
-            found.append(Difference("service", str(expect.service), who))
-    if expect.static is not None and observed.static_root != expect.static:
-        found.append(Difference("static", f"static root {expect.static}", who))
+    return [difference for check in CHECKS for difference in check(expect, observed, who)]
+
+
+def _status(expect: Expectation, observed: Observed, who: str) -> list[Difference]:
+    if expect.status is None or observed.status == expect.status:
+        return []
+    return [Difference("status", str(expect.status), f"{observed.status} from {who}")]
+
+
+def _service(expect: Expectation, observed: Observed, who: str) -> list[Difference]:
+    if expect.service is None:
+        return []
+    wanted = {f"{address}:{expect.service.port}" for address in expect.service.addresses}
+    if observed.received is not None and who in wanted:
+        return []
+    return [Difference("service", str(expect.service), who)]
+
+
+def _static(expect: Expectation, observed: Observed, who: str) -> list[Difference]:
+    if expect.static is None or observed.static_root == expect.static:
+        return []
+    return [Difference("static", f"static root {expect.static}", who)]
+
+
+def _path(expect: Expectation, observed: Observed, who: str) -> list[Difference]:
+    if expect.path is None:
+        return []
     received = observed.received
-    if expect.path is not None:
-        got = received.uri if received else f"(no service received it: {who})"
-        if got != expect.path:
-            found.append(Difference("path", expect.path, got))
+    got = received.uri if received else f"(no service received it: {who})"
+    return [] if got == expect.path else [Difference("path", expect.path, got)]
+
+
+def _received_headers(expect: Expectation, observed: Observed, who: str) -> list[Difference]:
+    found = []
     for name, value in expect.received_headers:
+        received = observed.received
         got = (
             received.headers.get(name.lower(), "(absent)")
             if received
@@ -83,12 +103,32 @@ def _differences(expect: Expectation, observed: Observed, who: str) -> list[Diff
         )
         if got != value:
             found.append(Difference(f"received_headers.{name}", value, got))
-    if expect.location is not None:
-        got = observed.headers.get("location", "(absent)")
-        if got != expect.location:
-            found.append(Difference("location", expect.location, got))
+    return found
+
+
+def _location(expect: Expectation, observed: Observed, who: str) -> list[Difference]:
+    if expect.location is None:
+        return []
+    got = observed.headers.get("location", "(absent)")
+    return [] if got == expect.location else [Difference("location", expect.location, got)]
+
+
+def _response_headers(expect: Expectation, observed: Observed, who: str) -> list[Difference]:
+    found = []
     for name, value in expect.headers_include:
         got = observed.headers.get(name.lower(), "(absent)")
         if got != value:
             found.append(Difference(f"headers_include.{name}", value, got))
     return found
+
+
+# Each expectation of an answer, in the order differences are reported.
+CHECKS: tuple[Callable[[Expectation, Observed, str], list[Difference]], ...] = (
+    _status,
+    _service,
+    _static,
+    _path,
+    _received_headers,
+    _location,
+    _response_headers,
+)
