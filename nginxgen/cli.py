@@ -295,6 +295,51 @@ def certs(
     run(lambda: command.certs(environments, settings_file, warn_days, output_format))
 
 
+@app.command("test")
+def route_test(
+    environments: EnvironmentsOption = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            help="nginx image [default: $NGINXGEN_NGINX_IMAGE, check.image, nginx:stable]",
+        ),
+    ] = None,
+    chaos: Annotated[
+        bool,
+        typer.Option("--chaos", help="also start with every service down, then each down in turn"),
+    ] = False,
+    settings_file: SettingsOption = None,
+    output_format: Annotated[
+        AnnotatedFormat, typer.Option("--format", help="text, json or github")
+    ] = AnnotatedFormat.text,
+) -> None:
+    """Send the environments' test requests to a real nginx (Docker) and compare the answers."""
+    from nginxgen.commands.route_test import route_test as command
+
+    run(lambda: command(environments, image, settings_file, output_format, chaos))
+
+
+@app.command()
+def explain(
+    request: Annotated[str, typer.Argument(help='e.g. "GET https://daatan.com/api/v2/x"')],
+    environments: EnvironmentsOption = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            help="nginx image [default: $NGINXGEN_NGINX_IMAGE, check.image, nginx:stable]",
+        ),
+    ] = None,
+    settings_file: SettingsOption = None,
+    output_format: FormatOption = OutputFormat.text,
+) -> None:
+    """Run one request in a real nginx: which environment, route and service answer it."""
+    from nginxgen.commands.explain import explain as command
+
+    run(lambda: command(request, environments, image, settings_file, output_format))
+
+
 ContainerOption = Annotated[
     str | None, typer.Option("--container", help="The proxy container, by name or id")
 ]

@@ -18,7 +18,8 @@ ALLOWED = {
     "generation": {"core", "nginx", "lint", "generation"},
     "adopt": {"core", "nginx", "lint", "generation", "adopt"},
     "docker": {"core", "nginx", "docker"},
-    "commands": {"core", "nginx", "lint", "generation", "adopt", "docker", "commands"},
+    "routetest": {"core", "generation", "routetest"},
+    "commands": {"core", "nginx", "lint", "generation", "adopt", "docker", "routetest", "commands"},
     "cli": {"core", "commands", "cli"},
 }
 

@@ -40,6 +40,22 @@ BASE_ENVIRONMENT: dict[str, Any] = yaml.safe_load(
 )
 BASE_ENVIRONMENT["security_headers"]["x_frame_options"] = "DENY"
 BASE_ENVIRONMENT["routes"].append({"path": "^/v[0-9]+/", "match": "regex", "service": "api"})
+# Route tests never reach the output: a hostile value is refused, or the output stays the same.
+BASE_ENVIRONMENT["tests"] = [
+    {
+        "request": "POST https://shop.example.test/api/x?y=1",
+        "headers": {"X-Trace": "abc"},
+        "auth": "staff:secret",
+        "body_size": "1k",
+        "service": "api",
+        "path": "/x?y=1",
+        "received_headers": {"X-Trace": "abc"},
+        "status": 200,
+        "location": "https://shop.example.test/",
+        "headers_include": {"Cache-Control": "no-store"},
+    },
+    {"request": "GET https://shop.example.test/assets/", "static": "/srv/shop/assets"},
+]
 BASE_SETTINGS: dict[str, Any] = {
     "output": "out/nginx-ssl.conf",
     "environments": "environments",

@@ -33,3 +33,13 @@ class SchemaKind(StrEnum):
 
     environment = "environment"
     settings = "settings"
+
+
+def annotation_data(text: str) -> str:
+    """`text` as the message of a GitHub Actions workflow command."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def annotation_property(text: str) -> str:
+    """`text` as a property value (file, title) of a GitHub Actions workflow command."""
+    return annotation_data(text).replace(":", "%3A").replace(",", "%2C")
