@@ -210,6 +210,38 @@ def compose(
 
 
 @app.command()
+def stack(
+    environments: EnvironmentsOption = None,
+    settings_file: SettingsOption = None,
+    network: Annotated[
+        str, typer.Option("--network", help="the attachable overlay network the stack creates")
+    ] = "nginxgen",
+    http_port: Annotated[
+        int, typer.Option("--http-port", min=1, max=65535, help="published port for HTTP")
+    ] = 80,
+    https_port: Annotated[
+        int, typer.Option("--https-port", min=1, max=65535, help="published port for HTTPS")
+    ] = 443,
+    image: Annotated[
+        str | None, typer.Option("--image", help="nginx image (default: check.image)")
+    ] = None,
+) -> None:
+    """Print a Docker Swarm stack file for the nginx proxy that runs the output."""
+    from nginxgen.commands import stack as command
+
+    run(
+        lambda: command.stack(
+            environments,
+            settings_file,
+            network=network,
+            http_port=http_port,
+            https_port=https_port,
+            image=image,
+        )
+    )
+
+
+@app.command()
 def schema(
     kind: Annotated[SchemaKind, typer.Argument(help="Which file")] = SchemaKind.environment,
 ) -> None:

@@ -72,7 +72,7 @@ def proxy_image(settings: Settings) -> str:
     return settings.check.image or f"nginx:{settings.nginx_version}"
 
 
-def _numbered_sources(base: str, targets: list[str]) -> list[tuple[str, str]]:
+def numbered_sources(base: str, targets: list[str]) -> list[tuple[str, str]]:
     """The first target gets `base`, the others `base` + their own path, so none collide."""
     return [
         (base if index == 0 else f"{base}{target}", target) for index, target in enumerate(targets)
@@ -94,11 +94,11 @@ def compose_document(plan: Plan, settings: Settings, service: str = "nginx") -> 
         volumes.append(f"{CERTBOT_CONF}:{LETSENCRYPT}:ro")
     # certbot writes challenges to the first webroot; others are the user's own directories.
     volumes += [
-        f"{source}:{target}:ro" for source, target in _numbered_sources(CERTBOT_WEBROOT, webroots)
+        f"{source}:{target}:ro" for source, target in numbered_sources(CERTBOT_WEBROOT, webroots)
     ]
     volumes += [
         f"{source}:{target}:ro"
-        for source, target in _numbered_sources(HTPASSWD, htpasswd_directories)
+        for source, target in numbered_sources(HTPASSWD, htpasswd_directories)
     ]
     proxy: dict[str, Any] = {
         "image": proxy_image(settings),

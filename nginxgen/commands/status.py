@@ -24,6 +24,8 @@ from nginxgen.docker.live import Refused, digest, version_of
 from nginxgen.docker.operations import answers, kept_versions, resolve
 from nginxgen.docker.proxy import ProxyContainer, connect, find_proxy
 from nginxgen.generation.loader import LoadedEnvironment
+from nginxgen.generation.models import Settings, effective_strategy
+from nginxgen.generation.naming import reached_host
 from nginxgen.generation.pipeline import Generated, generate
 from nginxgen.generation.plan_types import EnvironmentPlan
 from nginxgen.nginx.certificates import CertificateSite, inspect_environment_certificates
@@ -95,12 +97,15 @@ def version_findings(
 
 
 def service_findings(
-    proxy: ProxyContainer, environments: Iterable[LoadedEnvironment]
+    proxy: ProxyContainer, environments: Iterable[LoadedEnvironment], settings: Settings
 ) -> list[Finding]:
     findings = []
     for environment in environments:
+        strategy = effective_strategy(environment.model, settings)
         for name, service in sorted(environment.model.services.items()):
-            for host in service.addresses:
+            for given in service.addresses:
+                # What nginx resolves: on swarm `tasks.<host>`, every task (docs/swarm.md).
+                host = reached_host(given, settings.platform, strategy)
                 label = f"service {name} ({host}:{service.port})"
                 addresses = resolve(proxy, host)
                 if not addresses:
@@ -204,6 +209,7 @@ def inspect(
     generated: Generated,
     output: Path,
     now: datetime.datetime,
+    settings: Settings,
     warn_days: int = 21,
 ) -> list[Finding]:
     findings: list[Finding] = []
@@ -216,7 +222,7 @@ def inspect(
     except Refused as refused:
         findings.append(Finding("version", "error", str(refused)))
     findings += network_findings(proxy.networks())
-    findings += service_findings(proxy, generated.environments)
+    findings += service_findings(proxy, generated.environments, settings)
     findings += certificate_findings(proxy, generated.plan.environments, now, warn_days)
     findings += htpasswd_findings(proxy, generated.plan.environments)
     return findings
@@ -234,7 +240,7 @@ def status(
     generated = generate(project.directory, project.settings)
     proxy = find_proxy(connect(), container, compose_service)
     moment = now or datetime.datetime.now(datetime.UTC)
-    findings = inspect(proxy, generated, Path(project.settings.output), moment)
+    findings = inspect(proxy, generated, Path(project.settings.output), moment, project.settings)
     failed = any(finding.severity == "error" for finding in findings)
     exit_code = EXIT_FINDINGS if failed else EXIT_OK
     if output_format is OutputFormat.json:

@@ -10,6 +10,11 @@ CONF_D = f"{NGINX_PREFIX}/conf.d"
 # The image `check` runs when neither the command line nor nginxgen.yaml names one.
 DEFAULT_IMAGE = "nginx:stable"
 LETSENCRYPT = "/etc/letsencrypt"
+# Docker Swarm: `tasks.<service>` resolves to the address of every running task of a service,
+# while the service name itself resolves to one virtual IP balanced by IPVS, which drops
+# connections idle for longer than IPVS's TCP timeout (900 s).
+SWARM_TASKS_PREFIX = "tasks."
+SWARM_VIP_IDLE_SECONDS = 900
 
 
 def conf_d_name(name: str) -> str:

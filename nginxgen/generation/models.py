@@ -202,6 +202,7 @@ Message = Annotated[
     str, StringConstraints(pattern=MESSAGE_PATTERN, max_length=500), AfterValidator(check_text)
 ]
 Strategy = Literal["auto", "variable", "upstream-resolve"]
+Platform = Literal["compose", "swarm"]
 
 
 def _check_network(value: str) -> str:
@@ -659,6 +660,11 @@ class Settings(StrictModel):
     strategy: Strategy = Field(
         default="auto",
         description="how services are reached: auto picks upstream-resolve on nginx >= 1.27.3",
+    )
+    platform: Platform = Field(
+        default="compose",
+        description="where the services run: compose (containers) or swarm (services, "
+        "reached through tasks.<service> with upstream-resolve)",
     )
     keepalive: int = Field(
         default=16, ge=1, le=1024, description="idle connections kept per upstream-resolve upstream"

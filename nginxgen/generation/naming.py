@@ -6,6 +6,8 @@ become the same name; the rules refuse such pairs.
 
 from __future__ import annotations
 
+from nginxgen.core.facts import SWARM_TASKS_PREFIX
+
 
 def variable_part(name: str) -> str:
     """The part of an nginx variable name a YAML name becomes (variables ignore case)."""
@@ -22,3 +24,11 @@ def upstream_name(environment: str, service: str) -> str:
 
 def rate_limit_zone(environment: str, index: int) -> str:
     return f"nginxgen_{variable_part(environment)}_{index}"
+
+
+def reached_host(host: str, platform: str, strategy: str) -> str:
+    """The name nginx resolves for a service host: on swarm with upstream-resolve, every task
+    (`tasks.<host>`); otherwise the host itself (on swarm: the service's virtual IP)."""
+    if platform == "swarm" and strategy == "upstream-resolve":
+        return f"{SWARM_TASKS_PREFIX}{host}"
+    return host

@@ -31,6 +31,7 @@ from nginxgen.generation.models import (
 )
 from nginxgen.generation.naming import (
     rate_limit_zone,
+    reached_host,
     upstream_name,
     upstream_variable,
 )
@@ -272,8 +273,11 @@ def _error_page(model: Environment) -> ErrorPage:
 
 
 def _upstreams(
-    environment: LoadedEnvironment, strategy: str, keepalive: int, resolver: Resolver
+    environment: LoadedEnvironment, strategy: str, settings: Settings, resolver: Resolver
 ) -> tuple[Upstream, ...]:
+    """On swarm the servers are `tasks.<service>`: every task's address, re-resolved while nginx
+    runs, so nginx balances over the tasks itself and its pooled connections never sit behind
+    the service's virtual IP (one task per connection, dropped by IPVS after 900 s idle)."""
     if strategy != "upstream-resolve":
         return ()
     services = environment.model.services
@@ -281,8 +285,11 @@ def _upstreams(
     return tuple(
         Upstream(
             name=upstream_name(environment.name, name),
-            servers=tuple(f"{host}:{services[name].port}" for host in services[name].addresses),
-            keepalive=keepalive,
+            servers=tuple(
+                f"{reached_host(host, settings.platform, strategy)}:{services[name].port}"
+                for host in services[name].addresses
+            ),
+            keepalive=settings.keepalive,
             resolver=resolver,
             max_fails=MAX_FAILS,
             fail_timeout=FAIL_TIMEOUT,
@@ -326,7 +333,7 @@ def _plan_environment(environment: LoadedEnvironment, settings: Settings) -> Env
         ),
         failover=FAILOVER if proxied else None,
         error_page=_error_page(model) if proxied else None,
-        upstreams=_upstreams(environment, strategy, settings.keepalive, resolver),
+        upstreams=_upstreams(environment, strategy, settings, resolver),
         locations=tuple(
             _location(environment, route, index, strategy) for index, route in enumerate(routes)
         ),
@@ -412,6 +419,7 @@ def build_plan(
     return Plan(
         sources=tuple(env.source for env in planned),
         nginx_version=settings.nginx_version,
+        swarm=settings.platform == "swarm",
         required_version=_required_version(planned, listen, https and settings.default_server),
         resolver=Resolver(
             address=DOCKER_RESOLVER,

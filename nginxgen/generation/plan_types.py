@@ -158,6 +158,8 @@ class Listen:
 class Plan:
     sources: tuple[str, ...]
     nginx_version: str
+    # Docker Swarm: upstream servers are `tasks.<service>`, variables hold the virtual IP's name.
+    swarm: bool
     required_version: str
     resolver: Resolver
     listen: Listen

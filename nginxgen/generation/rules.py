@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 
 from nginxgen.core.errors import Problem
+from nginxgen.core.facts import SWARM_TASKS_PREFIX
 from nginxgen.core.versions import UPSTREAM_RESOLVE
 from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.models import (
@@ -58,8 +59,11 @@ def service_variables_distinct(
 def replicas_need_upstream_resolve(
     environment: LoadedEnvironment, settings: Settings
 ) -> Iterator[Problem]:
-    if effective_strategy(environment.model, settings) != "variable":
-        return
+    if (
+        effective_strategy(environment.model, settings) != "variable"
+        or settings.platform == "swarm"
+    ):
+        return  # on swarm, `swarm_services_are_service_names` says why, in Swarm's terms
     for name, service in environment.model.services.items():
         if len(service.addresses) > 1:
             yield environment.source.problem(
@@ -68,6 +72,42 @@ def replicas_need_upstream_resolve(
                 f"{UPSTREAM_RESOLVE}); with the variable strategy give one host "
                 "(a name with several addresses is balanced too)",
             )
+
+
+def swarm_services_are_service_names(
+    environment: LoadedEnvironment, settings: Settings
+) -> Iterator[Problem]:
+    """On swarm a host is a service name: nginx reaches `tasks.<host>` (upstream-resolve) or the
+    service's virtual IP (variable), so what cannot name a service is refused."""
+    if settings.platform != "swarm":
+        return
+    strategy = effective_strategy(environment.model, settings)
+    for name, service in environment.model.services.items():
+        field = "host" if service.host is not None else "hosts"
+        if strategy == "variable" and len(service.addresses) > 1:
+            yield environment.source.problem(
+                ("services", name, field),
+                "on swarm the variable strategy reaches a service through its virtual IP, one "
+                "address per service, and Swarm balances its tasks: give one host (the service), "
+                f"or use the upstream-resolve strategy (nginx >= {UPSTREAM_RESOLVE})",
+            )
+        for index, host in enumerate(service.addresses):
+            where = (
+                ("services", name, field) if field == "host" else ("services", name, field, index)
+            )
+            if host.startswith(SWARM_TASKS_PREFIX):
+                yield environment.source.problem(
+                    where,
+                    f"{host!r}: on swarm nginxgen addresses {SWARM_TASKS_PREFIX}<service> itself; "
+                    f"give the service name {host.removeprefix(SWARM_TASKS_PREFIX)!r}",
+                )
+            elif strategy == "upstream-resolve" and "." in host:
+                yield environment.source.problem(
+                    where,
+                    f"{host!r} cannot be a Swarm service (service names have no dots), so "
+                    f"{SWARM_TASKS_PREFIX}{host} would never resolve: give the service name "
+                    "or network alias",
+                )
 
 
 def redirects_need_a_plain_primary(
@@ -122,6 +162,7 @@ ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
     strategy_fits_version,
     service_variables_distinct,
     replicas_need_upstream_resolve,
+    swarm_services_are_service_names,
     redirects_need_a_plain_primary,
     domains_unique,
     routes_name_defined_services,

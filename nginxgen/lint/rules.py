@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from nginxgen.core.facts import DOCKER_RESOLVER
+from nginxgen.core.facts import DOCKER_RESOLVER, SWARM_TASKS_PREFIX, SWARM_VIP_IDLE_SECONDS
 from nginxgen.core.versions import UPSTREAM_RESOLVE, Version, parse_version
 from nginxgen.nginx.config import Directive, children
 
@@ -397,6 +397,65 @@ def check_include_outside_tree(
         )
 
 
+_TIME_UNITS = {
+    "ms": 0.001,
+    "s": 1,
+    "m": 60,
+    "h": 3600,
+    "d": 86400,
+    "w": 604800,
+    "M": 2592000,
+    "y": 31536000,
+}
+_TIME_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|M|y)?")
+
+
+def nginx_seconds(value: str) -> float | None:
+    """nginx's time syntax (`75`, `15m`, `1h30m`, `500ms`) in seconds; None if malformed."""
+    parts = re.findall(r"\d+(?:ms|s|m|h|d|w|M|y)?", value)
+    if not parts or "".join(parts) != value:
+        return None
+    total = 0.0
+    for part in parts:
+        match = _TIME_PART.fullmatch(part)
+        assert match is not None
+        total += int(match.group(1)) * _TIME_UNITS[match.group(2) or "s"]
+    return total
+
+
+def check_keepalive_to_swarm_vip(
+    directive: Directive, scope: Scope, facts: ConfigFacts
+) -> Iterator[Violation]:
+    if not facts.docker or scope.context != "upstream" or scope.block is None:
+        return
+    seconds = nginx_seconds(directive.args[0]) if directive.args else None
+    if seconds is None or seconds <= SWARM_VIP_IDLE_SECONDS:
+        return
+    block = list(children(scope.block))
+    if not any(child.name == "keepalive" for child in block):
+        return
+    names = [
+        child.args[0]
+        for child in block
+        if child.name == "server"
+        and child.args
+        and classify(child.args[0], {}).kind == "hostname"
+        and not child.args[0].lower().startswith(SWARM_TASKS_PREFIX)
+    ]
+    if not names:
+        return
+    upstream = scope.block.args[0] if scope.block.args else "NAME"
+    host = classify(names[0], {}).host
+    yield Violation(
+        f'upstream "{upstream}" keeps idle connections for {directive.args[0]} to "{names[0]}"; '
+        f'if "{host}" is a Docker Swarm service its name is a virtual IP, and IPVS drops '
+        f"connections idle for more than {SWARM_VIP_IDLE_SECONDS} s without telling nginx: "
+        f"requests sent on them fail",
+        f"address the tasks (`server {SWARM_TASKS_PREFIX}{names[0]} resolve;`) or set "
+        f"`keepalive_timeout {SWARM_VIP_IDLE_SECONDS}s;` or less",
+    )
+
+
 ALL_DIRECTIVES = frozenset({"*"})
 
 RULES: tuple[Rule, ...] = (
@@ -503,5 +562,13 @@ RULES: tuple[Rule, ...] = (
         "`include` glob outside the configuration's directory: not followed, not linted",
         frozenset({"include"}),
         check_include_outside_tree,
+    ),
+    Rule(
+        "NGX014",
+        "keepalive-to-swarm-vip",
+        Severity.WARNING,
+        "upstream keepalive to a service name (a Swarm virtual IP) idle for more than 900 s",
+        frozenset({"keepalive_timeout"}),
+        check_keepalive_to_swarm_vip,
     ),
 )

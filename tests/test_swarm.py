@@ -1,0 +1,596 @@
+"""Docker Swarm: `platform: swarm` and `nginxgen stack`, on a real single-node swarm.
+
+The `nginx`-marked tests initialise a swarm (unless the daemon is already in one, which is then
+left as it was), deploy the generated stack file with `docker stack deploy`, start the backend as
+a swarm service, and leave the swarm afterwards. Requests go to the proxy's host-mode port on
+127.0.0.1, and once to this machine's own address (the client-address test).
+
+A service's virtual IP does not route on this test machine (its kernel has no IPVS): the tests
+reach the backend through `tasks.<service>` only, which is what `upstream-resolve` generates.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import secrets
+import shutil
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from docker.types import EndpointSpec, ServiceMode, UpdateConfig
+from nginx_fixtures import (
+    BACKEND_IMAGE,
+    OFFICIAL_LAYOUT_IMAGE,
+    Response,
+    http_get,
+    require_image,
+    wait_for,
+)
+from typer.testing import CliRunner
+
+from nginxgen.cli import app
+from nginxgen.generation.models import Settings
+from nginxgen.generation.pipeline import generate
+
+CASE = Path(__file__).resolve().parent / "cases" / "swarm"
+DOMAIN = "shop.example.test"
+HTTP_ONLY_ENVIRONMENT = """\
+domains: [{domain}]
+tls: false
+services:
+  app: {{host: {host}, port: 3000}}
+routes:
+  - {{path: /, service: app}}
+"""
+SETTINGS = """\
+platform: swarm
+nginx_version: "1.30"
+resolver_valid: 1s
+output: out/proxy.conf
+"""
+
+
+def invoke(project: Path, *arguments: str) -> str:
+    result = CliRunner().invoke(
+        app,
+        [
+            *arguments,
+            "--environments",
+            str(project / "environments"),
+            "--settings",
+            str(project / "nginxgen.yaml"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+# --- without Docker ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(CASE / "environments", tmp_path / "environments")
+    shutil.copy(CASE / "nginxgen.yaml", tmp_path / "nginxgen.yaml")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def validate(project: Path, settings: str, environment: str) -> tuple[int, str]:
+    (project / "nginxgen.yaml").write_text(settings, encoding="utf-8")
+    for old in (project / "environments").glob("*.yaml"):
+        old.unlink()
+    (project / "environments" / "app.yaml").write_text(environment, encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", "--settings", "nginxgen.yaml"])
+    return result.exit_code, result.output
+
+
+SWARM_130 = 'platform: swarm\nnginx_version: "1.30"\n'
+SWARM_126 = 'platform: swarm\nnginx_version: "1.26"\n'
+
+
+def environment_with(service: str) -> str:
+    return f"domains: [a.example.test]\ntls: false\nservices:\n  app: {service}\n" + (
+        "routes:\n  - {path: /, service: app}\n"
+    )
+
+
+def test_swarm_with_the_variable_strategy_refuses_several_hosts_and_says_why(
+    project: Path,
+) -> None:
+    code, output = validate(project, SWARM_126, environment_with("{hosts: [a, b], port: 80}"))
+    assert code == 2, output
+    assert "app.yaml:4:16: " in output
+    assert "services.app.hosts: on swarm the variable strategy reaches a service through its" in (
+        output
+    )
+    assert "virtual IP" in output
+    # One message, in Swarm's terms: the compose rule stays quiet on swarm.
+    assert output.count("services.app.hosts") == 1
+
+
+def test_swarm_refuses_a_tasks_prefix_and_dotted_names_with_upstream_resolve(
+    project: Path,
+) -> None:
+    code, output = validate(project, SWARM_130, environment_with("{host: tasks.api, port: 80}"))
+    assert code == 2
+    assert "give the service name 'api'" in output
+    code, output = validate(project, SWARM_130, environment_with("{host: api.internal, port: 80}"))
+    assert code == 2
+    assert "tasks.api.internal would never resolve" in output
+    # The variable strategy reaches any name (the virtual IP, or a name outside the swarm).
+    code, output = validate(project, SWARM_126, environment_with("{host: api.internal, port: 80}"))
+    assert code == 0, output
+
+
+def test_compose_keeps_the_hosts_as_given(project: Path) -> None:
+    compose = generate(project / "environments", Settings(nginx_version="1.30")).text
+    assert "server shop-app:3000 resolve " in compose
+    assert "tasks." not in compose
+    swarm = generate(project / "environments", Settings(nginx_version="1.30", platform="swarm"))
+    assert "server tasks.shop-app:3000 resolve " in swarm.text
+
+
+def test_the_stack_file_publishes_host_ports_and_mounts_the_output_directory(
+    project: Path,
+) -> None:
+    text = invoke(project, "stack", "--http-port", "8080", "--network", "edge")
+    document = yaml.safe_load(text)
+    assert set(document) == {"version", "services", "networks"}
+    assert document["networks"] == {
+        "edge": {"name": "edge", "driver": "overlay", "attachable": True}
+    }
+    nginx = document["services"]["nginx"]
+    assert nginx["networks"] == ["edge"]
+    # HTTP only: no 443, no certificates; mode host keeps the client's address.
+    assert nginx["ports"] == [{"target": 80, "published": 8080, "protocol": "tcp", "mode": "host"}]
+    # ./deployed as conf.d, read-write for `nginxgen deploy`, as with compose.
+    assert nginx["volumes"] == [
+        {"type": "bind", "source": "./deployed", "target": "/etc/nginx/conf.d"}
+    ]
+    # legacy.yaml uses the variable strategy: a connection per request needs tw_reuse.
+    assert nginx["sysctls"] == {"net.ipv4.tcp_tw_reuse": 1}
+    update = nginx["deploy"]["update_config"]
+    assert update["order"] == "stop-first"
+    assert "host-mode port is held by one task per node" in text
+    assert "networks: {edge: {external: true}}" in text
+
+
+def test_the_stack_file_for_https_publishes_443_and_mounts_the_certificates(
+    project: Path,
+) -> None:
+    shutil.rmtree(project / "environments")
+    shipped = CASE.parent / "shipped" / "environments"
+    shutil.copytree(shipped, project / "environments")
+    (project / "nginxgen.yaml").write_text(SWARM_130, encoding="utf-8")
+    nginx = yaml.safe_load(invoke(project, "stack", "--https-port", "8443"))["services"]["nginx"]
+    assert [port["target"] for port in nginx["ports"]] == [80, 443]
+    assert nginx["ports"][1] == {
+        "target": 443,
+        "published": 8443,
+        "protocol": "tcp",
+        "mode": "host",
+    }
+    assert {volume["target"] for volume in nginx["volumes"]} == {
+        "/etc/nginx/conf.d",
+        "/etc/letsencrypt",
+        "/var/www/certbot",
+    }
+    # nginx 1.30 with upstream-resolve pools connections: no tw_reuse needed.
+    assert "sysctls" not in nginx
+
+
+def test_the_stack_file_refuses_a_network_name_that_is_not_one(project: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["stack", "--settings", "nginxgen.yaml", "--network", "a b\n#"]
+    )
+    assert result.exit_code == 2
+    assert "network 'a b\\n#'" in result.output
+
+
+# --- a real single-node swarm ------------------------------------------------------------------
+
+
+def host_address() -> str:
+    """This machine's own IPv4 address on a non-Docker interface (SIOCGIFADDR)."""
+    for _, name in socket.if_nameindex():
+        if name == "lo" or name.startswith(("docker", "br-", "veth", "vx")):
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                packed = fcntl.ioctl(
+                    probe.fileno(), 0x8915, struct.pack("256s", name[:15].encode())
+                )
+            except OSError:
+                continue
+        return socket.inet_ntoa(packed[20:24])
+    pytest.fail("no non-loopback IPv4 address on this machine", pytrace=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class SwarmProxy:
+    """The proxy stack deployed from `nginxgen stack`, and the backend service behind it."""
+
+    client: Any
+    stack: str
+    backend: str
+    port: int
+    project: Path
+    services: list[Any] = field(default_factory=list)
+
+    def get(self, path: str = "/") -> Response:
+        return http_get(self.port, DOMAIN, path)
+
+    def proxy_container(self) -> Any:
+        containers = self.client.containers.list(
+            filters={"label": f"com.docker.swarm.service.name={self.stack}_nginx"}
+        )
+        assert len(containers) == 1, containers
+        return containers[0]
+
+    def proxy_tasks(self) -> list[str]:
+        """The proxy's tasks as `state: error`, for failure messages."""
+        service = self.client.services.get(f"{self.stack}_nginx")
+        return [
+            f"{task['Status']['State']}: {task['Status'].get('Err', '')}"
+            for task in service.tasks()
+        ]
+
+    def worker_pids(self) -> set[str]:
+        """nginx's worker processes: a reload replaces every one of them."""
+        result = self.proxy_container().exec_run(
+            [
+                "sh",
+                "-c",
+                'for f in /proc/[0-9]*/cmdline; do [ "$(head -c 13 "$f")" = "nginx: worker" ] '
+                '&& echo "$f"; done',
+            ]
+        )
+        pids = set(bytes(result.output).decode().split())
+        assert pids, result
+        return pids
+
+    def backend_service(self) -> Any:
+        return self.client.services.get(self.backend)
+
+    def scale(self, replicas: int) -> None:
+        """Only the replica count changes. docker-py's `Service.scale` rebuilds the container
+        spec with its own defaults, which Swarm takes for a new spec: it replaces every task."""
+        service = self.backend_service()
+        spec = service.attrs["Spec"]
+        self.client.api.update_service(
+            service.id,
+            service.version,
+            task_template=spec["TaskTemplate"],
+            name=spec["Name"],
+            labels=spec.get("Labels"),
+            mode={"Replicated": {"Replicas": replicas}},
+            update_config=spec.get("UpdateConfig"),
+            rollback_config=spec.get("RollbackConfig"),
+            endpoint_spec=spec.get("EndpointSpec"),
+        )
+
+    def task_names(self) -> set[str]:
+        """The backend's running tasks, as their hostnames (the container ID's first 12)."""
+        names = set()
+        for task in self.backend_service().tasks(filters={"desired-state": "running"}):
+            status = task["Status"]
+            if status["State"] == "running":
+                names.add(status["ContainerStatus"]["ContainerID"][:12])
+        return names
+
+    def answering(self, count: int) -> Counter[str]:
+        """Which backend answered each of `count` requests (`status=N` when none did)."""
+        seen: Counter[str] = Counter()
+        for _ in range(count):
+            response = self.get()
+            if response.status == 200:
+                seen[response.body.split()[0].removeprefix("backend=")] += 1
+            else:
+                seen[f"status={response.status}"] += 1
+        return seen
+
+    def wait_for_tasks(self, replicas: int, load: SteadyLoad | None = None) -> set[str]:
+        """Until `replicas` tasks run and every one of them answers through nginx: to this
+        thread's requests, or, under `load`, to the load's latest ones (two clients taking
+        turns would each see every other peer of nginx's round robin)."""
+        tasks = wait_for(
+            f"{replicas} running tasks",
+            self.task_names,
+            lambda names: len(names) == replicas,
+            timeout=60,
+        )
+        if load is None:
+            probe = lambda: set(self.answering(6 * replicas))  # noqa: E731
+        else:
+            probe = lambda: load.latest(6 * replicas)  # noqa: E731
+        wait_for(
+            f"nginx answering from exactly the tasks {sorted(tasks)}",
+            probe,
+            lambda seen: seen == tasks,
+            timeout=30,
+        )
+        return tasks
+
+
+class SteadyLoad:
+    """Requests one after another from a thread until stopped; every answer is kept."""
+
+    def __init__(self, proxy: SwarmProxy) -> None:
+        self.proxy = proxy
+        self.statuses: Counter[str] = Counter()
+        self.backends: Counter[str] = Counter()
+        self._recent: deque[str] = deque(maxlen=100)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                response = self.proxy.get()
+            except Exception as error:  # every failure counts; none may end the load
+                self.statuses[type(error).__name__] += 1
+                continue
+            self.statuses[str(response.status)] += 1
+            if response.status == 200:
+                name = response.body.split()[0].removeprefix("backend=")
+                self.backends[name] += 1
+                self._recent.append(name)
+
+    def latest(self, count: int) -> set[str]:
+        """The backends that answered the latest `count` requests (all of them once enough)."""
+        recent = list(self._recent)[-count:]
+        return set(recent) if len(recent) == count else set()
+
+    def __enter__(self) -> SteadyLoad:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    @property
+    def failed(self) -> int:
+        return sum(count for status, count in self.statuses.items() if status != "200")
+
+    @property
+    def total(self) -> int:
+        return sum(self.statuses.values())
+
+
+@pytest.fixture(scope="module")
+def swarm(docker_client: Any) -> Iterator[Any]:
+    """A single-node swarm for this module: initialised here and left afterwards, unless the
+    daemon already was in a swarm (then it is left exactly as it was)."""
+    state = docker_client.info()["Swarm"]["LocalNodeState"]
+    if state not in {"inactive", "active"}:
+        pytest.fail(f"the Docker daemon's swarm is {state!r}", pytrace=False)
+    initialised = state == "inactive"
+    if initialised:
+        docker_client.swarm.init(advertise_addr="127.0.0.1")
+    try:
+        yield docker_client
+    finally:
+        if initialised:
+            docker_client.swarm.leave(force=True)
+
+
+@pytest.fixture(scope="module")
+def deployed(
+    swarm: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[SwarmProxy, Response]]:
+    """The generated stack deployed before any backend exists (its first answer kept), then the
+    backend service with 3 tasks. Everything is removed afterwards."""
+    require_image(swarm, OFFICIAL_LAYOUT_IMAGE)
+    require_image(swarm, BACKEND_IMAGE)
+    suffix = secrets.token_hex(3)
+    project = tmp_path_factory.mktemp("swarm")
+    (project / "environments").mkdir()
+    backend = f"nginxgen-shop-{suffix}"
+    (project / "environments" / "shop.yaml").write_text(
+        HTTP_ONLY_ENVIRONMENT.format(domain=DOMAIN, host=backend), encoding="utf-8"
+    )
+    (project / "nginxgen.yaml").write_text(SETTINGS, encoding="utf-8")
+    network = f"nginxgen-test-{suffix}"
+    port = free_port()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)  # the output path is relative to the working directory
+        invoke(project, "render")
+        # What a restart finds: the config `nginxgen deploy` put into ./deployed before.
+        (project / "deployed").mkdir()
+        shutil.copy(project / "out" / "proxy.conf", project / "deployed" / "proxy.conf")
+        stack_text = invoke(
+            project,
+            "stack",
+            "--network",
+            network,
+            "--http-port",
+            str(port),
+            "--image",
+            OFFICIAL_LAYOUT_IMAGE,
+        )
+    assert (project / "out" / "proxy.conf").is_file()
+    (project / "nginx-stack.yaml").write_text(stack_text, encoding="utf-8")
+    stack = f"nginxgen-test-{suffix}"
+    proxy = SwarmProxy(swarm, stack, backend, port, project)
+    try:
+        subprocess.run(
+            ["docker", "stack", "deploy", "-c", "nginx-stack.yaml", stack],
+            cwd=project,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        # nginx is up before any task of its backend exists: that route answers 502.
+        try:
+            first = proxy.get()
+        except OSError:
+            time.sleep(2)
+            first = wait_for(
+                f"the proxy answering (tasks: {proxy.proxy_tasks()})",
+                proxy.get,
+                lambda response: response.status > 0,
+                timeout=60,
+            )
+        proxy.services.append(
+            swarm.services.create(
+                BACKEND_IMAGE,
+                name=backend,
+                networks=[network],
+                mode=ServiceMode("replicated", replicas=3),
+                update_config=UpdateConfig(parallelism=1, order="start-first"),
+                endpoint_spec=EndpointSpec(mode="vip"),
+            )
+        )
+        yield proxy, first
+    finally:
+        for service in proxy.services:
+            service.remove()
+        subprocess.run(
+            ["docker", "stack", "rm", stack], check=False, capture_output=True, timeout=60
+        )
+        wait_for(
+            "the stack's network removed",
+            lambda: swarm.networks.list(names=[network]),
+            lambda found: not found,
+            timeout=60,
+        )
+
+
+@pytest.mark.nginx
+def test_nginx_starts_before_any_backend_task_then_spreads_over_3_tasks(
+    deployed: tuple[SwarmProxy, Response],
+) -> None:
+    proxy, first = deployed
+    assert first.status == 502, first
+    tasks = proxy.wait_for_tasks(3)
+    seen = proxy.answering(30)
+    assert set(seen) == tasks
+    # Round robin over the tasks' addresses: each gets about a third.
+    assert min(seen.values()) >= 5, seen
+
+
+@pytest.mark.nginx
+def test_scaling_2_4_1_is_followed_without_a_reload_or_a_failed_request(
+    deployed: tuple[SwarmProxy, Response],
+) -> None:
+    proxy, _ = deployed
+    proxy.wait_for_tasks(3)
+    workers = proxy.worker_pids()
+    with SteadyLoad(proxy) as load:
+        previous = proxy.task_names()
+        for replicas in (2, 4, 1, 3):
+            proxy.scale(replicas)
+            tasks = proxy.wait_for_tasks(replicas, load)
+            # Scaling keeps the tasks that stay: down, a subset; up, a superset.
+            assert tasks <= previous or tasks >= previous, (previous, tasks)
+            previous = tasks
+    assert load.total > 0
+    assert load.failed == 0, load.statuses
+    assert proxy.worker_pids() == workers, "nginx was reloaded"
+
+
+@pytest.mark.nginx
+def test_a_start_first_rolling_update_under_load_fails_no_request(
+    deployed: tuple[SwarmProxy, Response],
+) -> None:
+    proxy, _ = deployed
+    before = proxy.wait_for_tasks(3)
+    service = proxy.backend_service()
+    with SteadyLoad(proxy) as load:
+        service.update(force_update=True, fetch_current_spec=True)
+        wait_for(
+            "the rolling update completed",
+            lambda: proxy.backend_service().attrs.get("UpdateStatus", {}).get("State"),
+            lambda state: state == "completed",
+            timeout=120,
+        )
+        after = proxy.wait_for_tasks(3, load)
+    assert not after & before, "every task was replaced"
+    assert load.total > 0
+    assert load.failed == 0, load.statuses
+    # The load was answered by the old tasks and then by the new ones.
+    assert before | after <= set(load.backends)
+
+
+@pytest.mark.nginx
+def test_host_mode_ports_keep_the_client_address(
+    deployed: tuple[SwarmProxy, Response],
+) -> None:
+    proxy, _ = deployed
+    proxy.wait_for_tasks(3)
+    address = host_address()
+    path = f"/client-address-{secrets.token_hex(4)}"
+    # This machine's own address, not loopback: Docker's userland proxy would stand in between.
+    with socket.create_connection((address, proxy.port), timeout=3) as connection:
+        connection.sendall(f"GET {path} HTTP/1.0\r\nHost: {DOMAIN}\r\n\r\n".encode())
+        answer = connection.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 200"), answer
+    # nginx logs $remote_addr, the address it sends as X-Real-IP; the routing mesh would show
+    # one of its own (10.0.0.x), the loopback path Docker's proxy's gateway address.
+    logs = bytes(proxy.proxy_container().logs()).decode()
+    lines = [line for line in logs.splitlines() if path in line]
+    assert len(lines) == 1, logs[-2000:]
+    assert lines[0].split()[0] == address, lines[0]
+
+
+@pytest.mark.nginx
+def test_deploy_reaches_a_proxy_task_through_its_directory_mount(
+    deployed: tuple[SwarmProxy, Response],
+) -> None:
+    proxy, _ = deployed
+    proxy.wait_for_tasks(3)
+    environment = proxy.project / "environments" / "other.yaml"
+    environment.write_text(
+        HTTP_ONLY_ENVIRONMENT.format(domain="other.example.test", host=proxy.backend),
+        encoding="utf-8",
+    )
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(proxy.project)
+            # Tested in the task's container, renamed over the old file, reloaded, verified.
+            report = invoke(proxy.project, "deploy", "--container", proxy.proxy_container().name)
+        assert "other" in report
+        status = CliRunner().invoke(
+            app,
+            [
+                "status",
+                "--container",
+                proxy.proxy_container().name,
+                "--environments",
+                str(proxy.project / "environments"),
+                "--settings",
+                str(proxy.project / "nginxgen.yaml"),
+            ],
+        )
+        assert status.exit_code == 0, status.output
+        # On swarm status checks what nginx resolves, every task: the VIP does not route here.
+        assert f"service app (tasks.{proxy.backend}:3000): 3 addresses, 3 answering" in (
+            status.output
+        )
+        response = wait_for(
+            "the new environment served after the reload",
+            lambda: http_get(proxy.port, "other.example.test"),
+            lambda response: response.status == 200,
+            timeout=15,
+        )
+        assert response.body.startswith("backend=")
+    finally:
+        environment.unlink()
