@@ -117,6 +117,27 @@ def route_paths_unique(environment: LoadedEnvironment, settings: Settings) -> It
         seen.setdefault(key, index)
 
 
+def forward_auth_not_beside_basic_auth(
+    environment: LoadedEnvironment, settings: Settings
+) -> Iterator[Problem]:
+    """Both answer 401: the sign-in redirect would swallow the password prompt."""
+    model = environment.model
+    basic = model.access.basic_auth if model.access else None
+    if model.auth and model.auth.enabled and basic:
+        yield environment.source.problem(
+            ("auth",), "forward auth and access.basic_auth cannot protect the same routes"
+        )
+        return
+    for index, route in enumerate(model.routes):
+        auth = route.auth if route.auth is not None else model.auth
+        route_basic = route.access.basic_auth if route.access else basic
+        if auth and auth.enabled and route_basic:
+            yield environment.source.problem(
+                ("routes", index, "auth" if route.auth else "access"),
+                "forward auth and basic_auth cannot protect the same route",
+            )
+
+
 ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
     environment_name,
     strategy_fits_version,
@@ -126,6 +147,7 @@ ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
     domains_unique,
     routes_name_defined_services,
     route_paths_unique,
+    forward_auth_not_beside_basic_auth,
 )
 
 
