@@ -490,6 +490,11 @@ class Environment(StrictModel):
         default=None, description="answer 503 to everyone but maintenance.allow"
     )
     auth: ForwardAuth | None = Field(default=None, description="forward auth for every route")
+    http3: bool = Field(
+        default=False,
+        description="HTTP/3 (QUIC) on UDP 443 beside HTTPS, announced by Alt-Svc "
+        "(nginx >= 1.25 with the http_v3 module)",
+    )
 
     @property
     def primary_domain(self) -> str:
@@ -530,6 +535,11 @@ class Settings(StrictModel):
     )
     check: CheckSettings = Field(
         default_factory=CheckSettings, description="how `nginxgen check` runs nginx"
+    )
+    ipv6: bool = Field(
+        default=False,
+        description="listen on [::] beside every IPv4 listen (nginx fails to start on a kernel "
+        "without IPv6)",
     )
 
     @field_validator("nginx_version", mode="before")

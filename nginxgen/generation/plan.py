@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from nginxgen.core.errors import ConfigError, Problem
 from nginxgen.core.facts import DOCKER_RESOLVER
 from nginxgen.core.versions import (
+    ADD_HEADER_INHERIT,
     HTTP2_DIRECTIVE,
+    HTTP3,
     PER_SERVER_PROTOCOLS,
     REJECT_HANDSHAKE,
     UPSTREAM_RESOLVE,
@@ -79,6 +81,8 @@ COMPRESSED_TYPES = (
     "text/xml",
 )
 MAINTENANCE_LOCATION = "/.nginxgen/maintenance"
+ALT_SVC = 'h3=":443"; ma=86400'
+
 AUTH_LOCATION = "/.nginxgen/auth"
 # Headers an auth service (Authelia, Authentik, oauth2-proxy) reads to know what was asked.
 _AUTH_REQUEST_HEADERS = (
@@ -157,6 +161,8 @@ def _server_headers(model: Environment) -> tuple[Header, ...]:
         value += "; includeSubDomains" if hsts.include_subdomains else ""
         value += "; preload" if hsts.preload else ""
         headers.append(Header("Strict-Transport-Security", value, literal=True))
+    if model.http3 and model.tls.enabled:
+        headers.append(Header("Alt-Svc", ALT_SVC, literal=True))
     return tuple(headers)
 
 
@@ -241,7 +247,10 @@ def _proxy(environment: LoadedEnvironment, route: Route, strategy: str) -> Proxy
     )
 
 
-def _location(environment: LoadedEnvironment, route: Route, index: int, strategy: str) -> Location:
+def _location(
+    environment: LoadedEnvironment, route: Route, index: int, strategy: str, merge: bool = False
+) -> Location:
+    """`merge`: the target nginx merges the server's add_headers in (add_header_inherit)."""
     model = environment.model
     modifier = {"prefix": "", "exact": "=", "regex": "~"}[route.match]
     static = route.static
@@ -267,8 +276,11 @@ def _location(environment: LoadedEnvironment, route: Route, index: int, strategy
             else None
         ),
         access=_access(route.access, model.access),
-        # add_header in a location hides every add_header of the server: repeat them here.
-        response_headers=(_server_headers(model) + own_headers) if own_headers else (),
+        # add_header in a location hides every add_header of the server: repeat them here,
+        # unless `add_header_inherit merge` adds them.
+        response_headers=(
+            own_headers if merge or not own_headers else _server_headers(model) + own_headers
+        ),
         raw=tuple(route.raw),
         cors=cors,
         auth=_auth(environment.name, f"route{index}", route.auth) if route.auth else None,
@@ -340,7 +352,7 @@ def _access_log(model: Environment) -> AccessLogPlan | None:
     return AccessLogPlan(log.path, JSON_LOG_FORMAT if log.format == "json" else "combined")
 
 
-def _maintenance(environment: LoadedEnvironment) -> MaintenancePlan | None:
+def _maintenance(environment: LoadedEnvironment, merge: bool) -> MaintenancePlan | None:
     model = environment.model
     maintenance = model.maintenance
     if maintenance is None or not maintenance.enabled:
@@ -351,7 +363,7 @@ def _maintenance(environment: LoadedEnvironment) -> MaintenancePlan | None:
         allow=tuple(maintenance.allow),
         location=MAINTENANCE_LOCATION,
         page=page,
-        headers=_server_headers(model)
+        headers=(() if merge else _server_headers(model))
         + (Header("Retry-After", str(maintenance.retry_after), literal=True),),
     )
 
@@ -412,7 +424,9 @@ def _route_order(route: Route) -> tuple[int, str]:
     return (kind, route.path if kind < 2 else "")
 
 
-def _plan_environment(environment: LoadedEnvironment, settings: Settings) -> EnvironmentPlan:
+def _plan_environment(
+    environment: LoadedEnvironment, settings: Settings, quic: str | None = None
+) -> EnvironmentPlan:
     model = environment.model
     strategy = effective_strategy(model, settings)
     routes = sorted(model.routes, key=_route_order)
@@ -421,8 +435,9 @@ def _plan_environment(environment: LoadedEnvironment, settings: Settings) -> Env
     redirect_names = aliases + tuple(model.redirect_domains)
     scheme = "https" if model.tls.enabled else "http"
     proxied = any(route.service for route in routes)
+    merge = at_least(settings.nginx_version, ADD_HEADER_INHERIT)
     locations = tuple(
-        _location(environment, route, index, strategy) for index, route in enumerate(routes)
+        _location(environment, route, index, strategy, merge) for index, route in enumerate(routes)
     )
     auth = _auth(environment.name, "server", model.auth) if model.auth else None
     route_auths = tuple(location.auth for location in locations if location.auth)
@@ -444,9 +459,11 @@ def _plan_environment(environment: LoadedEnvironment, settings: Settings) -> Env
         raw=tuple(model.raw),
         compression=_compression(model),
         access_log=_access_log(model),
-        maintenance=_maintenance(environment),
+        maintenance=_maintenance(environment, merge),
         auth=auth,
         auth_locations=((auth,) if auth else ()) + route_auths,
+        quic=quic,
+        merge_headers=merge,
     )
 
 
@@ -460,6 +477,8 @@ def _required_version(
         needs.append(HTTP2_DIRECTIVE)
     if any(env.strategy == "upstream-resolve" for env in plan_environments):
         needs.append(UPSTREAM_RESOLVE)
+    if any(env.quic is not None for env in plan_environments):
+        needs.append(HTTP3)
     return max(needs, key=parse_version)
 
 
@@ -519,11 +538,15 @@ def build_plan(
     problems = [*loading_problems, *check_environments(ordered, settings)]
     if problems:
         raise ConfigError(problems)
-    planned = tuple(_plan_environment(environment, settings) for environment in ordered)
+    default_quic = settings.default_server and any(env.model.http3 for env in ordered)
+    planned = tuple(
+        _plan_environment(environment, settings, quic)
+        for environment, quic in zip(ordered, _quic_parameters(ordered, default_quic), strict=True)
+    )
     locations = [location for env in planned for location in env.locations]
     websocket = any(location.proxy and location.proxy.websocket for location in locations)
     http2_directive = at_least(settings.nginx_version, HTTP2_DIRECTIVE)
-    listen = Listen(http2_directive, "ssl" if http2_directive else "ssl http2")
+    listen = Listen(http2_directive, "ssl" if http2_directive else "ssl http2", settings.ipv6)
     https = any(env.tls for env in planned)
     return Plan(
         sources=tuple(env.source for env in planned),
@@ -550,7 +573,24 @@ def build_plan(
         cors_maps=tuple(
             location.cors for location in locations if location.cors and location.cors.variable
         ),
+        default_quic=default_quic,
     )
+
+
+def _quic_parameters(
+    environments: Sequence[LoadedEnvironment], default_quic: bool
+) -> list[str | None]:
+    """`reuseport` may appear once per address and port: on the default server if there is
+    one, else on the first environment with HTTP/3."""
+    parameters: list[str | None] = []
+    reuseport_given = default_quic
+    for environment in environments:
+        if not environment.model.http3:
+            parameters.append(None)
+            continue
+        parameters.append("" if reuseport_given else "reuseport")
+        reuseport_given = True
+    return parameters
 
 
 # Names Docker Desktop (or `extra_hosts: host-gateway`) puts in /etc/hosts, which nginx's

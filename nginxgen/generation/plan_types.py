@@ -184,6 +184,11 @@ class EnvironmentPlan:
     auth: AuthPlan | None = None
     # Every forward auth of the environment (its own and its routes'): the internal locations.
     auth_locations: tuple[AuthPlan, ...] = ()
+    # HTTP/3: None, or the parameters after `listen 443 quic` ("" or "reuseport": one server
+    # per address and port carries reuseport).
+    quic: str | None = None
+    # nginx >= 1.29.3: `add_header_inherit merge;`, and locations no longer repeat the headers.
+    merge_headers: bool = False
 
 
 @dataclass(frozen=True)
@@ -198,6 +203,8 @@ class Listen:
 
     http2_directive: bool
     https_parameters: str
+    # Every listen repeated on [::] (`ipv6: true` in nginxgen.yaml).
+    ipv6: bool = False
 
 
 @dataclass(frozen=True)
@@ -221,3 +228,5 @@ class Plan:
     json_log_format: str | None = None
     maintenance_geos: tuple[MaintenancePlan, ...] = ()
     cors_maps: tuple[CorsPlan, ...] = ()
+    # The default HTTPS server answers QUIC too, and carries reuseport.
+    default_quic: bool = False

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 
 from nginxgen.core.errors import Problem
-from nginxgen.core.versions import UPSTREAM_RESOLVE
+from nginxgen.core.versions import HTTP3, UPSTREAM_RESOLVE, at_least
 from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.models import (
     NAME_PATTERN,
@@ -138,6 +138,22 @@ def forward_auth_not_beside_basic_auth(
             )
 
 
+def http3_needs_tls_and_nginx_1_25(
+    environment: LoadedEnvironment, settings: Settings
+) -> Iterator[Problem]:
+    model = environment.model
+    if not model.http3:
+        return
+    if not model.tls.enabled:
+        yield environment.source.problem(("http3",), "HTTP/3 needs TLS (tls is false)")
+    if not at_least(settings.nginx_version, HTTP3):
+        yield environment.source.problem(
+            ("http3",),
+            f"HTTP/3 needs nginx >= {HTTP3} built with the http_v3 module, but nginx_version "
+            f"is {settings.nginx_version} (nginxgen.yaml)",
+        )
+
+
 ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
     environment_name,
     strategy_fits_version,
@@ -148,6 +164,7 @@ ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
     routes_name_defined_services,
     route_paths_unique,
     forward_auth_not_beside_basic_auth,
+    http3_needs_tls_and_nginx_1_25,
 )
 
 
