@@ -481,3 +481,23 @@ def test_validate_explains_that_host_docker_internal_is_not_resolved(
     )
     assert "address: 172.17.0.1" in result.stderr
     assert result.stderr.count("warning") == 1
+
+
+def test_compose_publishes_udp_443_for_http3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environments = tmp_path / "environments"
+    environments.mkdir()
+    (environments / "a.yaml").write_text(
+        "domains: [a.test]\n"
+        "services: {app: {host: app, port: 80}}\n"
+        "routes: [{path: /, service: app}]\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    assert "udp" not in run("compose").stdout
+    with (environments / "a.yaml").open("a", encoding="utf-8") as file:
+        file.write("http3: true\n")
+    result = run("compose")
+    assert result.exit_code == 0, result.output
+    assert '      - "443:443/udp"  # HTTP/3 (QUIC)\n' in result.stdout

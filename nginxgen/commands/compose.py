@@ -75,6 +75,8 @@ def compose_service(plan: Plan, settings: Settings, service: str = "nginx") -> s
     ]
     if https:
         lines.append('      - "443:443"')
+    if any(environment.quic is not None for environment in plan.environments):
+        lines.append('      - "443:443/udp"  # HTTP/3 (QUIC)')
     lines.append("    volumes:")
     lines += [f"      - {_quoted(volume)}" for volume in volumes]
     if uses_variable(plan):
