@@ -1,8 +1,9 @@
 """Run every benchmark and print its figures: `python -m benchmarks` (docs/performance.md).
 
-    python -m benchmarks [--quick] [--only proxy,scale,cli,check]
+    python -m benchmarks [--quick] [--only proxy,scale,cli,check,churn]
 
---quick shortens the proxy rounds (1 round of 2 s) and the run counts, for a smoke run.
+--quick shortens the proxy rounds (1 round of 2 s), the churn scenarios (one case of 10 s each)
+and the run counts, for a smoke run.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from benchmarks import check_latency, cli_latency, generator_scale, proxy
+from benchmarks import check_latency, churn, cli_latency, generator_scale, proxy
 
 BENCHMARKS: dict[str, tuple[Callable[[list[str]], int], list[str], list[str]]] = {
     # name: (main, arguments, --quick arguments)
@@ -19,6 +20,7 @@ BENCHMARKS: dict[str, tuple[Callable[[list[str]], int], list[str], list[str]]] =
     "cli": (cli_latency.main, [], ["--runs", "3"]),
     "check": (check_latency.main, [], ["--runs", "2"]),
     "proxy": (proxy.main, [], ["--rounds", "1", "--duration", "2"]),
+    "churn": (churn.main, [], ["--duration", "10", "--cases", "empty"]),
 }
 
 

@@ -133,7 +133,7 @@ class Measured:
 
 def generated_config(directory: Path, version: str, strategy: str) -> str:
     (directory / "bench.yaml").write_text(ENVIRONMENT, encoding="utf-8")
-    settings = Settings(nginx_version=version, strategy=strategy)
+    settings = Settings.model_validate({"nginx_version": version, "strategy": strategy})
     return generate(directory, settings).text
 
 
@@ -296,7 +296,7 @@ def balance(stack: Stack, image: str, version: str) -> str:
             directory = stack.work / f"environment-{strategy}"
             directory.mkdir()
             (directory / "bench.yaml").write_text(environment, encoding="utf-8")
-            settings = Settings(nginx_version=version, strategy=strategy)
+            settings = Settings.model_validate({"nginx_version": version, "strategy": strategy})
             config = generate(directory, settings).text
             port = stack.start_nginx(f"balance-{strategy}", image, {"nginx-ssl.conf": config})
             started[strategy] = port

@@ -14,12 +14,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from nginxgen.core.formats import AnnotatedFormat, OutputFormat
+from nginxgen.core.formats import AnnotatedFormat, EngineKind, OutputFormat, SchemaKind
 
 if TYPE_CHECKING:
     from nginxgen.commands.result import Report
-    from nginxgen.commands.schema import SchemaKind
-    from nginxgen.nginx.runner import EngineKind
 
 EXIT_BUG = 3
 
@@ -179,11 +177,11 @@ def check(
         ),
     ] = None,
     engine: Annotated[
-        str,
+        EngineKind,
         typer.Option(
             "--engine", help="docker: a throwaway container; local: the host's nginx binary"
         ),
-    ] = "docker",
+    ] = EngineKind.docker,
     nginx_binary: Annotated[
         str, typer.Option("--nginx-binary", help="nginx binary of --engine local")
     ] = "nginx",
@@ -192,19 +190,12 @@ def check(
 ) -> None:
     """Run `nginx -t` on the output (or given files) with a real nginx; placeholder certs."""
     from nginxgen.commands.check import check_command
-    from nginxgen.core.errors import UsageError
-    from nginxgen.nginx.runner import EngineKind
 
-    def command() -> Report:
-        try:
-            kind: EngineKind = EngineKind(engine)
-        except ValueError:
-            raise UsageError(f"--engine must be docker or local, not {engine!r}") from None
-        return check_command(
-            environments, config, image, kind, nginx_binary, settings_file, output_format
+    run(
+        lambda: check_command(
+            environments, config, image, engine, nginx_binary, settings_file, output_format
         )
-
-    run(command)
+    )
 
 
 @app.command()
@@ -220,22 +211,12 @@ def compose(
 
 @app.command()
 def schema(
-    kind: Annotated[str, typer.Argument(help="Which file: environment or settings")] = (
-        "environment"
-    ),
+    kind: Annotated[SchemaKind, typer.Argument(help="Which file")] = SchemaKind.environment,
 ) -> None:
     """Print the JSON Schema of the environment file (or nginxgen.yaml) for editors."""
     from nginxgen.commands import schema as command
-    from nginxgen.core.errors import UsageError
 
-    def call() -> Report:
-        try:
-            chosen: SchemaKind = command.SchemaKind(kind)
-        except ValueError:
-            raise UsageError(f"schema is for environment or settings, not {kind!r}") from None
-        return command.schema(chosen)
-
-    run(call)
+    run(lambda: command.schema(kind))
 
 
 @app.command()
@@ -280,6 +261,141 @@ def certs(
     from nginxgen.commands import certs as command
 
     run(lambda: command.certs(environments, settings_file, warn_days, output_format))
+
+
+@app.command("test")
+def route_test(
+    environments: EnvironmentsOption = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            help="nginx image [default: $NGINXGEN_NGINX_IMAGE, check.image, nginx:stable]",
+        ),
+    ] = None,
+    chaos: Annotated[
+        bool,
+        typer.Option("--chaos", help="also start with every service down, then each down in turn"),
+    ] = False,
+    settings_file: SettingsOption = None,
+    output_format: Annotated[
+        AnnotatedFormat, typer.Option("--format", help="text, json or github")
+    ] = AnnotatedFormat.text,
+) -> None:
+    """Send the environments' test requests to a real nginx (Docker) and compare the answers."""
+    from nginxgen.commands.route_test import route_test as command
+
+    run(lambda: command(environments, image, settings_file, output_format, chaos))
+
+
+@app.command()
+def explain(
+    request: Annotated[str, typer.Argument(help='e.g. "GET https://daatan.com/api/v2/x"')],
+    environments: EnvironmentsOption = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            help="nginx image [default: $NGINXGEN_NGINX_IMAGE, check.image, nginx:stable]",
+        ),
+    ] = None,
+    settings_file: SettingsOption = None,
+    output_format: FormatOption = OutputFormat.text,
+) -> None:
+    """Run one request in a real nginx: which environment, route and service answer it."""
+    from nginxgen.commands.explain import explain as command
+
+    run(lambda: command(request, environments, image, settings_file, output_format))
+
+
+ContainerOption = Annotated[
+    str | None, typer.Option("--container", help="The proxy container, by name or id")
+]
+ComposeServiceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--compose-service", help="Find the proxy by its compose service [default: nginx]"
+    ),
+]
+
+
+@app.command()
+def deploy(
+    container: ContainerOption = None,
+    compose_service: ComposeServiceOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show the diff and test it in the proxy; change nothing"),
+    ] = False,
+    keep: Annotated[int, typer.Option("--keep", min=1, help="Deployed versions to keep")] = 10,
+    environments: EnvironmentsOption = None,
+    settings_file: SettingsOption = None,
+) -> None:
+    """Put the output into the running proxy: tested there, swapped, reloaded, verified, probed."""
+    from nginxgen.commands import deploy as command
+
+    run(
+        lambda: command.deploy(
+            container, compose_service, dry_run, keep, environments, settings_file
+        )
+    )
+
+
+@app.command()
+def rollback(
+    to: Annotated[
+        str | None, typer.Option("--to", help="Kept version (name or prefix) [default: previous]")
+    ] = None,
+    container: ContainerOption = None,
+    compose_service: ComposeServiceOption = None,
+    settings_file: SettingsOption = None,
+) -> None:
+    """Put a kept deployed version back into the running proxy, tested and verified."""
+    from nginxgen.commands import rollback as command
+
+    run(lambda: command.rollback(to, container, compose_service, settings_file))
+
+
+@app.command()
+def status(
+    container: ContainerOption = None,
+    compose_service: ComposeServiceOption = None,
+    environments: EnvironmentsOption = None,
+    settings_file: SettingsOption = None,
+    output_format: FormatOption = OutputFormat.text,
+) -> None:
+    """Read-only: live version, networks, services, certificates and htpasswd in the proxy."""
+    from nginxgen.commands.status import status as status_command
+
+    run(
+        lambda: status_command(
+            container, compose_service, environments, settings_file, output_format
+        )
+    )
+
+
+@app.command("import")
+def import_(
+    path: Annotated[str, typer.Argument(help="nginx.conf, a conf.d file, or - for `nginx -T`")],
+    into: Annotated[
+        Path, typer.Option("--into", help="Project directory to write into", file_okay=False)
+    ] = Path(),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be written; write nothing")
+    ] = False,
+    output_format: FormatOption = OutputFormat.text,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Run the original and the generated config in real nginx"),
+    ] = False,
+    image: Annotated[
+        str | None, typer.Option("--image", help="nginx image for --verify [default: as check]")
+    ] = None,
+) -> None:
+    """Adopt an existing nginx config: environment files, and a comparison proving them."""
+    from nginxgen.commands import import_ as command
+
+    run(lambda: command.import_config(path, into, dry_run, output_format, verify, image))
 
 
 def main() -> None:

@@ -157,12 +157,16 @@ class DockerStack:
         image: str,
         files: dict[str, bytes],
         name: str = "nginx",
+        volumes: dict[str, str] | None = None,
         udp_ports: tuple[int, ...] = (),
         **options: Any,
     ) -> Any:
         """nginx from `image` with `files` at their absolute paths, 80 and 443 (and `udp_ports`)
-        on 127.0.0.1; `options` go to Docker's container creation (e.g. `sysctls`)."""
+        on 127.0.0.1; `volumes` bind-mounts host paths (read-write) at container paths;
+        `options` go to Docker's container creation (e.g. `sysctls`)."""
         container = DockerContainer(require_image(self.client, image)).with_network(self.network)
+        for host_path, container_path in (volumes or {}).items():
+            container.with_volume_mapping(host_path, container_path, "rw")
         if options:
             container.with_kwargs(**options)
         for path, data in files.items():
@@ -171,12 +175,16 @@ class DockerStack:
             container.ports[f"{port}/udp"] = (LOOPBACK, None)  # type: ignore[assignment]
         return self._start(name, container, ports=(80, 443))
 
-    def start_service(self, host: str) -> Any:
-        """The backend, reachable as `host` on the network, answering `backend=<host>`."""
+    def start_service(self, host: str, alias: str | None = None) -> Any:
+        """The backend, reachable as `host` on the network, answering `backend=<host>`.
+
+        With `alias`, it is reachable as `alias` instead, beside other containers under the same
+        alias: replicas, as `docker compose --scale` makes them.
+        """
         container = (
             DockerContainer(require_image(self.client, BACKEND_IMAGE))
             .with_network(self.network)
-            .with_network_aliases(host)
+            .with_network_aliases(alias or host)
             .with_kwargs(hostname=host)
         )
         return self._start(host, container, ports=())

@@ -16,9 +16,11 @@ ALLOWED = {
     "nginx": {"core", "nginx"},
     "lint": {"core", "nginx", "lint"},
     "generation": {"core", "nginx", "lint", "generation"},
+    "adopt": {"core", "nginx", "lint", "generation", "adopt"},
     "docker": {"core", "nginx", "docker"},
-    "commands": {"core", "nginx", "lint", "generation", "docker", "commands"},
-    "cli": {"core", "commands", "nginx", "cli"},
+    "routetest": {"core", "generation", "routetest"},
+    "commands": {"core", "nginx", "lint", "generation", "adopt", "docker", "routetest", "commands"},
+    "cli": {"core", "commands", "cli"},
 }
 
 

@@ -8,7 +8,6 @@ container per image serves all the files.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -36,9 +35,12 @@ from nginxgen.commands.check import (
 )
 from nginxgen.core.errors import UsageError
 from nginxgen.core.facts import DEFAULT_IMAGE
+from nginxgen.core.markers import find_requirement
+from nginxgen.core.versions import parse_version
 from nginxgen.generation.models import CheckSettings, Settings
 from nginxgen.generation.pipeline import generate
-from nginxgen.nginx.runner import ConfigFile, DockerEngine, nginx_test
+from nginxgen.nginx.docker_engine import DockerEngine
+from nginxgen.nginx.runner import ConfigFile, nginx_test
 
 IMAGES = nginx_test_images()
 ENVIRONMENTS = REPOSITORY / "environments"
@@ -47,7 +49,6 @@ SHIPPED_OUTPUTS = [
     REPOSITORY / "out" / "nginx-ssl.conf",
 ]
 ABSENT_IMAGE = "nginxgen-test/absent:never"
-NEEDS_HEADER = re.compile(r"^# Target: .*; needs nginx >= (?P<version>[0-9.]+[0-9])\.?$", re.M)
 
 
 def relative(path: Path) -> str:
@@ -66,19 +67,15 @@ def engine(request: pytest.FixtureRequest, docker_client: Any) -> Iterator[Docke
         yield engine
 
 
-def version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.removeprefix("nginx/").split("."))
-
-
 def needed_version(output: Path) -> tuple[int, ...]:
     """The oldest nginx an output says it works with; (0,) if it does not say."""
-    match = NEEDS_HEADER.search(output.read_text(encoding="utf-8"))
-    return version_tuple(match["version"]) if match else (0,)
+    requirement = find_requirement(output.read_text(encoding="utf-8"))
+    return parse_version(requirement.needs) if requirement else (0,)
 
 
 def engine_version(engine: DockerEngine) -> tuple[int, ...]:
     # `nginx -v -t` of the stock config alone.
-    return version_tuple(nginx_test([], engine).nginx_version)
+    return parse_version(nginx_test([], engine).nginx_version)
 
 
 def test_the_shipped_outputs_are_found() -> None:
@@ -105,7 +102,7 @@ def test_shipped_outputs_pass_nginx_t(engine: DockerEngine) -> None:
 @pytest.mark.nginx
 def test_every_shipped_output_is_tested_on_some_image(docker_client: Any) -> None:
     newest = max(
-        version_tuple(image_nginx_version(docker_client, require_image(docker_client, image)))
+        parse_version(image_nginx_version(docker_client, require_image(docker_client, image)))
         for image in IMAGES
     )
     untested = [relative(o) for o in SHIPPED_OUTPUTS if needed_version(o) > newest]
@@ -160,8 +157,11 @@ def test_check_passes_on_the_shipped_environments_rendered_for_each_nginx(
 def test_check_fails_clearly_when_the_image_is_older_than_the_output_needs(
     docker_client: Any,
 ) -> None:
-    oldest = require_image(docker_client, IMAGES[0])
-    assert version_tuple(image_nginx_version(docker_client, oldest)) < (1, 25, 1)
+    oldest = min(
+        (require_image(docker_client, image) for image in IMAGES),
+        key=lambda image: parse_version(image_nginx_version(docker_client, image)),
+    )
+    assert parse_version(image_nginx_version(docker_client, oldest)) < (1, 25, 1)
     # The shipped environments target 1.26 (`http2 on;`, nginx >= 1.25.1).
     result = CliRunner().invoke(
         app, ["check", "--environments", str(ENVIRONMENTS), "--image", oldest]

@@ -78,6 +78,54 @@ def test_the_resolver_is_dockers_with_the_configured_validity() -> None:
     assert plan.resolver.valid == "30s"
 
 
+def test_defaults_fit_a_docker_network() -> None:
+    environment = only(plan_of(simple("production", "p.test")))
+    assert (environment.resolver.valid, environment.resolver.timeout) == ("2s", "2s")
+    assert environment.timeouts == (("proxy_connect_timeout", "2s"),)
+    assert environment.failover is not None
+    assert environment.failover.conditions == ("error", "timeout", "http_502", "http_503")
+    assert "non_idempotent" not in environment.failover.conditions
+
+
+def test_timeouts_and_resolver_come_from_the_route_then_environment_then_settings() -> None:
+    settings = Settings.model_validate(
+        {
+            "resolver_valid": "7s",
+            "resolver_timeout": "3s",
+            "timeouts": {"connect": "4s", "read": "40s"},
+            "nginx_version": "1.28",
+            "strategy": "upstream-resolve",
+        }
+    )
+    environment = simple(
+        "production",
+        "p.test",
+        "timeouts: {connect: 1s}\n        resolver_valid: 1s",
+    )
+    planned = only(plan_of(environment, settings=settings))
+    # Per field: the environment's connect, the settings' read, nginx's send.
+    assert planned.timeouts == (("proxy_connect_timeout", "1s"), ("proxy_read_timeout", "40s"))
+    assert (planned.resolver.valid, planned.resolver.timeout) == ("1s", "3s")
+    (upstream,) = planned.upstreams
+    assert upstream.resolver == planned.resolver
+    assert (upstream.max_fails, upstream.fail_timeout) == (1, "5s")
+
+
+def test_an_environment_without_proxied_routes_has_no_proxy_settings() -> None:
+    environment = loaded(
+        "files",
+        """\
+        domains: [f.test]
+        services:
+          app: {host: app, port: 3000}
+        routes:
+          - {path: /, static: {root: /srv}}
+        """,
+    )
+    planned = only(plan_of(environment))
+    assert (planned.timeouts, planned.failover) == ((), None)
+
+
 def test_tls_defaults_to_lets_encrypt_files_of_the_primary_domain() -> None:
     environment = only(plan_of(simple("production", "[www.p.test, p.test]".strip("[]"))))
     assert environment.tls is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,46 @@ def test_render_writes_nothing_and_exits_3_when_the_self_check_fails(
     assert "guarantees" in result.stderr
     assert output.read_text(encoding="utf-8") == "old\n"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out.conf"]
+
+
+def test_output_holding_a_dump_marker_is_checked_whole_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Read as an `nginx -T` dump, this text was split at the marker: the part before it (with a
+    # literal proxy_pass) went unchecked and the rest was written to the marker's path.
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    escaped = tmp_path / "escaped.conf"
+    text = (
+        "server {\n    listen 80;\n    location / { proxy_pass http://app:3000; }\n"
+        '    add_header X "a\n'
+        f"# configuration file /../../../../../../..{escaped}:\n"
+        'server { listen 1; } #"; }\n'
+    )
+    try:
+        with pytest.raises(InvariantViolation, match="NGX002"):
+            check_output(text, "1.26")
+    finally:
+        assert not escaped.exists()
+        assert list(temp.iterdir()) == []
+
+
+def test_render_check_refuses_a_raw_directive_that_would_forge_a_dump(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    escaped = tmp_path / "escaped.conf"
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments" / "prod.yaml").write_text(
+        "domains: [a.example.com]\nservices:\n  app: {host: app, port: 3000}\n"
+        "routes:\n  - path: /\n    service: app\n"
+        f"    raw: ['add_header X \"a\n\n# configuration file /../../../..{escaped}:\n\n\"']\n"
+    )
+    for command in (["render", "--check"], ["render"]):
+        result = CliRunner().invoke(app, [*command, "-o", "out.conf"])
+        assert result.exit_code == 2, result.output
+        assert "environments/prod.yaml:7:" in result.stderr
+        assert "U+000A" in result.stderr
+    assert not escaped.exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["environments"]

@@ -19,6 +19,7 @@ from typing import Any
 
 import docker
 import pytest
+from _pytest.mark.expression import Expression
 from cryptography import x509
 from nginx_fixtures import (
     CONF_D_FILE,
@@ -114,10 +115,25 @@ def image(request: pytest.FixtureRequest, docker_client: Any) -> str:
 STRATEGIES = ("variable", "upstream-resolve")
 
 
-def scenario_keys() -> list[tuple[str, str]]:
+def nginx_tests_selected(config: pytest.Config) -> bool:
+    """Whether `-m` keeps tests marked `nginx`: a unit run (`-m "not nginx"`) starts no
+    container, not even at collection."""
+    expression = str(config.getoption("markexpr") or "")
+    if not expression:
+        return True
+
+    def only_nginx(name: str, /, **kwargs: str | int | bool | None) -> bool:
+        return name == "nginx"
+
+    return Expression.compile(expression).evaluate(only_nginx)
+
+
+def scenario_keys(config: pytest.Config) -> list[tuple[str, str]]:
     """Every (image, strategy) pair whose nginx runs that strategy: both strategies are proven on
-    every nginx version they support."""
+    every nginx version they support. Docker is asked only when these tests will run."""
     images = nginx_test_images()
+    if not nginx_tests_selected(config):
+        return [(image, strategy) for image in images for strategy in STRATEGIES]
     try:
         client = docker.from_env()
         versions = {image: image_nginx_version(client, image) for image in images}
@@ -133,7 +149,7 @@ def scenario_keys() -> list[tuple[str, str]]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "scenario" in metafunc.fixturenames:
-        keys = scenario_keys()
+        keys = scenario_keys(metafunc.config)
         metafunc.parametrize(
             "scenario_key", keys, ids=[f"{image_id(image)}-{strategy}" for image, strategy in keys]
         )

@@ -16,19 +16,13 @@ from nginxgen.commands.project import open_project
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report, json_report, lines
 from nginxgen.core.errors import UsageError
 from nginxgen.core.facts import DEFAULT_IMAGE, conf_d_name
-from nginxgen.core.formats import OutputFormat
+from nginxgen.core.formats import EngineKind, OutputFormat
 from nginxgen.core.markers import find_requirement
 from nginxgen.core.versions import at_least
 from nginxgen.generation.models import Settings
-from nginxgen.nginx.runner import (
-    CheckResult,
-    ConfigFile,
-    DockerEngine,
-    Engine,
-    EngineKind,
-    LocalEngine,
-    nginx_test,
-)
+from nginxgen.nginx.docker_engine import DockerEngine
+from nginxgen.nginx.local_engine import LocalEngine
+from nginxgen.nginx.runner import CheckResult, ConfigFile, Engine, nginx_test
 
 IMAGE_VARIABLE = "NGINXGEN_NGINX_IMAGE"
 

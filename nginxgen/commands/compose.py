@@ -1,89 +1,132 @@
 """Plan → a docker-compose service for the proxy that runs the output (`nginxgen compose`).
 
-The snippet carries what the plan implies for the container: the output mounted into conf.d,
-the certificate and ACME webroot volumes when an environment serves HTTPS, and, when an
-environment uses the variable strategy, the sysctl that keeps its per-request upstream
-connections from exhausting the container's ports (docs/performance.md).
+The document carries what the plan implies for the container: a deployed-config directory
+mounted as conf.d, the certificate and ACME webroot volumes when an environment serves HTTPS,
+the htpasswd files the environments name, a user-defined network, an image of the targeted
+nginx version, and, when an environment uses the variable strategy, the sysctl that keeps its
+per-request upstream connections from exhausting the container's ports (docs/performance.md).
+It is built as data and written by PyYAML; the reasons are comments above it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
 
 from nginxgen.commands.project import open_project, plan_project
 from nginxgen.commands.result import Report
-from nginxgen.core.facts import CONF_D, DEFAULT_IMAGE, LETSENCRYPT, conf_d_name
+from nginxgen.core.facts import CONF_D, LETSENCRYPT
 from nginxgen.generation.models import Settings
-from nginxgen.generation.plan_types import Plan
+from nginxgen.generation.plan_types import EnvironmentPlan, Plan
 
 CERTBOT_CONF = "./certbot/conf"
 CERTBOT_WEBROOT = "./certbot/www"
+DEPLOYED = "./deployed"
+HTPASSWD = "./htpasswd"
+PROXY_NETWORK = "proxy"
+PROXY_NETWORK_NAME = "nginxgen-proxy"
 
-_HEADER = """\
-# The nginx proxy for nginxgen's output; printed by `nginxgen compose`. Merge it into the
-# `services:` of your compose file.
+_HEADER = f"""\
+# The nginx proxy for nginxgen's output; printed by `nginxgen compose`. Merge it into your
+# compose file, start it, then put the output in with `nginxgen deploy`.
+#
+# {DEPLOYED} is mounted as a directory, never the single file: `render` and `deploy` replace the
+# file by rename, and a single-file bind mount keeps the old file's inode, so a reload would
+# silently reload the old config. Only `nginxgen deploy` writes there (not `render`, which writes
+# the output to out/): it tests the new file in this container first, swaps it in by rename,
+# reloads, verifies and keeps versions in {DEPLOYED}/.nginxgen/. So a restart only ever loads a
+# config that passed `nginx -t` here, with the real certificates. Read-write for deploy.
+#
 # Networks: nginx finds services through Docker's DNS (127.0.0.11), which answers only on
-# user-defined networks. Services of the same compose project share its `default` network;
-# to reach containers of another project, add that project's network here and declare it
-# under the top-level `networks:` as `external: true`.
+# user-defined networks, never on Docker's default bridge. `default` is this project's own network;
+# `{PROXY_NETWORK}` ({PROXY_NETWORK_NAME}) is for services of other compose projects: add it to
+# those services' `networks:` and declare it there as `{PROXY_NETWORK_NAME}` with `external: true`.
+#
+# The image is the nginx of `nginx_version` in nginxgen.yaml (or `check.image`), so what runs is
+# what the output was generated and checked for.
 """
 
 _TW_REUSE_WHY = """\
-    # Some environments use the variable strategy: nginx opens a new connection to the service
-    # for every request, and each one it closes waits 60 s in TIME_WAIT. Under sustained load
-    # they fill the container's ephemeral ports and throughput collapses (docs/performance.md).
-    # This lets new outgoing connections reuse those ports. nginx >= 1.27.3 (nginx_version)
-    # with strategy auto pools connections instead and needs no sysctl.
+#
+# sysctls: some environments use the variable strategy: nginx opens a new connection to the
+# service for every request, and each one it closes waits 60 s in TIME_WAIT. Under sustained
+# load they fill the container's ephemeral ports and throughput collapses (docs/performance.md).
+# net.ipv4.tcp_tw_reuse lets new outgoing connections reuse those ports. nginx >= 1.27.3
+# (nginx_version) with strategy auto pools connections instead and needs no sysctl.
 """
-
-
-def _quoted(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _host_path(output: str) -> str:
-    """The output as a compose bind-mount source: relative paths start with `./`."""
-    path = PurePosixPath(output)
-    return str(path) if path.is_absolute() or output.startswith("./") else f"./{path}"
 
 
 def uses_variable(plan: Plan) -> bool:
     return any(environment.strategy == "variable" for environment in plan.environments)
 
 
-def compose_service(plan: Plan, settings: Settings, service: str = "nginx") -> str:
-    """The compose YAML for the proxy service: deterministic, same plan, same text."""
-    image = settings.check.image or DEFAULT_IMAGE
+def htpasswd_files(environment: EnvironmentPlan) -> list[str]:
+    """The htpasswd files an environment's server or locations name."""
+    accesses = [environment.access, *(location.access for location in environment.locations)]
+    return sorted({access.htpasswd for access in accesses if access and access.htpasswd})
+
+
+def proxy_image(settings: Settings) -> str:
+    return settings.check.image or f"nginx:{settings.nginx_version}"
+
+
+def _numbered_sources(base: str, targets: list[str]) -> list[tuple[str, str]]:
+    """The first target gets `base`, the others `base` + their own path, so none collide."""
+    return [
+        (base if index == 0 else f"{base}{target}", target) for index, target in enumerate(targets)
+    ]
+
+
+def compose_document(plan: Plan, settings: Settings, service: str = "nginx") -> dict[str, Any]:
     https = any(environment.tls for environment in plan.environments)
-    webroots = sorted(
-        {env.acme_webroot for env in plan.environments if env.acme_webroot is not None}
+    webroots = sorted({env.acme_webroot for env in plan.environments if env.acme_webroot})
+    htpasswd_directories = sorted(
+        {
+            str(PurePosixPath(path).parent)
+            for environment in plan.environments
+            for path in htpasswd_files(environment)
+        }
     )
-    mounted_as = conf_d_name(PurePosixPath(settings.output).name)
-    volumes = [f"{_host_path(settings.output)}:{CONF_D}/{mounted_as}:ro"]
+    volumes = [f"{DEPLOYED}:{CONF_D}"]
     if https:
         volumes.append(f"{CERTBOT_CONF}:{LETSENCRYPT}:ro")
     # certbot writes challenges to the first webroot; others are the user's own directories.
-    for index, webroot in enumerate(webroots):
-        source = CERTBOT_WEBROOT if index == 0 else f"{CERTBOT_WEBROOT}{webroot}"
-        volumes.append(f"{source}:{webroot}:ro")
-    lines = [
-        "services:",
-        f"  {service}:",
-        f"    image: {_quoted(image)}",
-        "    ports:",
-        '      - "80:80"',
+    volumes += [
+        f"{source}:{target}:ro" for source, target in _numbered_sources(CERTBOT_WEBROOT, webroots)
     ]
-    if https:
-        lines.append('      - "443:443"')
-    if any(environment.quic is not None for environment in plan.environments):
-        lines.append('      - "443:443/udp"  # HTTP/3 (QUIC)')
-    lines.append("    volumes:")
-    lines += [f"      - {_quoted(volume)}" for volume in volumes]
+    volumes += [
+        f"{source}:{target}:ro"
+        for source, target in _numbered_sources(HTPASSWD, htpasswd_directories)
+    ]
+    proxy: dict[str, Any] = {
+        "image": proxy_image(settings),
+        "ports": _ports(plan, https),
+        "volumes": volumes,
+        "networks": ["default", PROXY_NETWORK],
+    }
     if uses_variable(plan):
-        lines.append(_TW_REUSE_WHY.rstrip("\n"))
-        lines += ["    sysctls:", "      net.ipv4.tcp_tw_reuse: 1"]
-    lines.append("    restart: unless-stopped")
-    return _HEADER + "\n".join(lines) + "\n"
+        proxy["sysctls"] = {"net.ipv4.tcp_tw_reuse": 1}
+    proxy["restart"] = "unless-stopped"
+    return {
+        "services": {service: proxy},
+        "networks": {PROXY_NETWORK: {"name": PROXY_NETWORK_NAME}},
+    }
+
+
+def _ports(plan: Plan, https: bool) -> list[str]:
+    ports = ["80:80", "443:443"] if https else ["80:80"]
+    if any(environment.quic is not None for environment in plan.environments):
+        ports.append("443:443/udp")  # HTTP/3 (QUIC)
+    return ports
+
+
+def compose_service(plan: Plan, settings: Settings, service: str = "nginx") -> str:
+    """The compose YAML for the proxy service: deterministic, same plan, same text."""
+    header = _HEADER + (_TW_REUSE_WHY if uses_variable(plan) else "")
+    document = compose_document(plan, settings, service)
+    return header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
 
 
 def compose(environments: Path | None, settings_file: Path | None) -> Report:

@@ -23,11 +23,13 @@ def render(
         # Not even rewritten: tools that watch the file (or its mtime) see no change.
         return Report(stdout=lines(f"{result.path} is up to date"), stderr=warnings)
     if not check:
-        write_atomic(target, generated.text)
+        write_atomic(target, generated.text, result.path)
         names = ", ".join(env.name for env in generated.plan.environments)
         return Report(stdout=lines(f"wrote {result.path} ({names})"), stderr=warnings)
     if not result.exists:
         stdout = lines(f"{result.path} is missing; run `nginxgen render`")
+    elif result.reason:
+        stdout = lines(f"{result.path} {result.reason}: stale; run `nginxgen render` to replace it")
     else:
         stdout = result.diff + lines(
             f"{result.path} is stale; run `nginxgen render` and commit the result"

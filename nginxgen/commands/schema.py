@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 
 from nginxgen.commands.result import Report
+from nginxgen.core.formats import SchemaKind
 from nginxgen.generation.models import Environment, Settings
-
-
-class SchemaKind(StrEnum):
-    environment = "environment"
-    settings = "settings"
 
 
 def schema(kind: SchemaKind) -> Report:

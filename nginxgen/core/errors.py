@@ -9,10 +9,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def printable(text: str) -> str:
+    """`text` on one visible line: every character that would break the line or hide in it
+    (newline, carriage return, escape sequences, bidirectional marks, non-ASCII spaces) is shown
+    as its Python escape, e.g. `\\n` or `\\u202e`."""
+    if text.isprintable():
+        return text
+    return "".join(
+        character if character.isprintable() else repr(character)[1:-1] for character in text
+    )
+
+
 class NginxgenError(Exception):
-    """Root of the errors a user can cause or fix; anything else is a bug (exit 3)."""
+    """Root of the errors a user can cause or fix; anything else is a bug (exit 3).
+
+    Its message is one line per problem, whatever values it quotes."""
 
     exit_code = 2
+
+    def __str__(self) -> str:
+        return printable(super().__str__())
 
 
 @dataclass(frozen=True)
@@ -26,8 +42,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        field = f"{self.field}: " if self.field else ""
-        return f"{self.file}:{self.line}:{self.column}: {field}{self.message}"
+        field = f"{printable(self.field)}: " if self.field else ""
+        return f"{printable(self.file)}:{self.line}:{self.column}: {field}{printable(self.message)}"
 
 
 class ConfigError(NginxgenError):
@@ -37,9 +53,17 @@ class ConfigError(NginxgenError):
         self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.column, p.field))
         super().__init__("\n".join(str(problem) for problem in self.problems))
 
+    def __str__(self) -> str:
+        return "\n".join(str(problem) for problem in self.problems)
+
 
 class UsageError(NginxgenError):
     """The command was asked for something it cannot do (missing directory, existing file, ...)."""
+
+
+class OutputError(NginxgenError):
+    """The output cannot be written where it should go: a directory in the way, a read-only
+    file system, a full disk. The old output, if any, is left as it was."""
 
 
 class EnvironmentUnavailable(NginxgenError):

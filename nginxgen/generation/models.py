@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any, Literal
+import unicodedata
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -26,23 +27,81 @@ from pydantic import (
 from nginxgen.core.versions import UPSTREAM_RESOLVE, at_least
 from nginxgen.nginx.directives import check_raw_directive
 
+# nginx reads a parameter into a 4096-byte buffer and refuses a longer one ("too long
+# parameter"); quotes count, so values stay a little under it.
+MAX_PARAMETER_BYTES = 4000
+# A URL path is also rendered escaped inside a regex (strip_prefix), up to twice its length.
+MAX_URL_PATH_BYTES = 1024
+# Invisible or layout characters a reader cannot see and nginx does not take as text: controls,
+# format characters (bidirectional marks), line and paragraph separators, non-ASCII spaces,
+# private-use, surrogates and unassigned code points.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
+
+
+def invisible_character(value: str) -> str | None:
+    """The first character of `value` that must not reach the output (the ASCII space is the one
+    space allowed; fields that refuse spaces say so themselves), or None."""
+    for character in value:
+        if character != " " and unicodedata.category(character) in _INVISIBLE_CATEGORIES:
+            return character
+    return None
+
+
+def check_text(value: str) -> str:
+    """Every string of every model: no invisible character, no parameter nginx refuses."""
+    character = invisible_character(value)
+    if character is not None:
+        name = unicodedata.name(character, "")
+        raise ValueError(
+            f"{value!r} contains the invisible or control character U+{ord(character):04X}"
+            + (f" ({name})" if name else "")
+        )
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_PARAMETER_BYTES:
+        raise ValueError(f"is longer than {MAX_PARAMETER_BYTES} bytes, more than nginx accepts")
+    return value
+
+
+def _check_strings(value: Any) -> Any:
+    """Backstop for any string field, in lists and mappings too, whatever its own type checks."""
+    if isinstance(value, str):
+        check_text(value)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_strings(key)
+            _check_strings(item)
+    return value
+
 
 class StrictModel(BaseModel):
-    """Base of every model: unknown keys are errors, parsed values never change."""
+    """Base of every model: unknown keys are errors, parsed values never change, and no value
+    is coerced (a string field takes a string, a number field a number, a flag true or false).
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    The `pattern` of a `StringConstraints` is run by pydantic's Rust regex engine, whose `$` is
+    the end of the text (unlike Python's, which also matches before a final newline); the checks
+    written in Python use `re.fullmatch`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, regex_engine="rust-regex")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_invisible_characters(cls, value: Any) -> Any:
+        return _check_strings(value)
 
 
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
-_DOMAIN = re.compile(rf"^(\*\.)?({_LABEL}\.)*{_LABEL}$")
+_DOMAIN = re.compile(rf"(\*\.)?({_LABEL}\.)*{_LABEL}")
 # Docker container, service and network-alias names may also carry `_`.
 _HOST_LABEL = r"(?![-_])[a-z0-9_-]{1,63}(?<![-_])"
-_HOST = re.compile(rf"^({_HOST_LABEL}\.)*{_HOST_LABEL}$")
+_HOST = re.compile(rf"({_HOST_LABEL}\.)*{_HOST_LABEL}")
 _UNSAFE = re.compile(r"[\s;{}'\"$\\#\x00-\x1f\x7f]")
 
 
 def _check_domain(value: str) -> str:
-    if len(value) > 253 or not _DOMAIN.match(value):
+    if len(value) > 253 or not _DOMAIN.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a valid domain name (letters, digits and '-' in dot-separated "
             "labels, optionally starting with '*.')"
@@ -51,7 +110,7 @@ def _check_domain(value: str) -> str:
 
 
 def _check_host(value: str) -> str:
-    if len(value) > 253 or not _HOST.match(value):
+    if len(value) > 253 or not _HOST.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a valid host name (letters, digits, '-' and '_' in "
             "dot-separated labels)"
@@ -62,21 +121,39 @@ def _check_host(value: str) -> str:
 def _check_path(value: str) -> str:
     if not value.startswith("/"):
         raise ValueError(f"{value!r} must start with '/'")
-    if _UNSAFE.search(value):
+    if _UNSAFE.search(value) or invisible_character(value):
         raise ValueError(
             f"{value!r} contains a character nginx would read as syntax "
             "(whitespace, ';', '{', '}', quotes, '$', '#', '\\' or a control character)"
         )
-    return value
+    return check_text(value)
+
+
+def _check_url_path(value: str) -> str:
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_URL_PATH_BYTES:
+        raise ValueError(f"is longer than {MAX_URL_PATH_BYTES} bytes")
+    return _check_path(value)
+
+
+# Linux's NAME_MAX: no file or directory name is longer, so nginx could never open the file.
+MAX_FILE_NAME_BYTES = 255
 
 
 def _check_file_path(value: str) -> str:
     if not value.startswith("/"):
         raise ValueError(f"{value!r} must be an absolute path")
-    return _check_path(value)
+    _check_path(value)
+    if any(len(part.encode("utf-8")) > MAX_FILE_NAME_BYTES for part in value.split("/")):
+        raise ValueError(f"has a file or directory name longer than {MAX_FILE_NAME_BYTES} bytes")
+    return value
 
 
 def _lowercase(value: str) -> str:
+    # Only ASCII is lowercased: `str.lower` would turn the Kelvin sign into a `k`, silently
+    # accepting a name nobody typed.
+    if not value.isascii():
+        character = next(character for character in value if not character.isascii())
+        raise ValueError(f"{value!r} contains the non-ASCII character U+{ord(character):04X}")
     return value.lower()
 
 
@@ -86,32 +163,44 @@ Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
 FilePath = Annotated[str, AfterValidator(_check_file_path)]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 DURATION_PATTERN = r"^[1-9][0-9]*(ms|s|m|h|d)?$"
+# nginx reads the resolver's `valid=` in whole seconds and refuses `ms`.
+SECONDS_PATTERN = r"^[1-9][0-9]*(s|m|h|d)?$"
 VERSION_PATTERN = r"^[0-9]+\.[0-9]+(\.[0-9]+)?$"
 SIZE_PATTERN = r"^[0-9]+[kKmMgG]?$"
 RATE_PATTERN = r"^[1-9][0-9]*r/[sm]$"
 HEADER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]*$"
+HEADER_VALUE_PATTERN = r"^[^\"\\$\x00-\x1f\x7f]+$"
+MESSAGE_PATTERN = r"^[^\"'\\$<>&\x00-\x1f\x7f]+$"
 # What a value failing each pattern should have been, for error messages (the loader's).
 PATTERN_MEANINGS = {
     NAME_PATTERN: "a name of letters, digits, '-' and '_', starting with a letter or digit",
     DURATION_PATTERN: "a duration such as 500ms, 10s, 5m, 1h or 1d",
+    SECONDS_PATTERN: "a duration of whole seconds such as 2s, 30s or 5m",
     VERSION_PATTERN: 'an nginx version such as "1.26" or "1.27.3" (quoted in YAML)',
     SIZE_PATTERN: "a size such as 512k, 10m or 1g (0: no limit)",
     RATE_PATTERN: "a rate such as 10r/s or 60r/m",
     HEADER_NAME_PATTERN: "a header name of letters, digits and '-'",
+    HEADER_VALUE_PATTERN: "a header value without quotes, '\\', '$' or control characters",
+    MESSAGE_PATTERN: "a message without quotes, '\\', '$', '<', '>', '&' or control characters",
 }
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=64)]
 Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]
+Seconds = Annotated[str, StringConstraints(pattern=SECONDS_PATTERN)]
 NginxVersion = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
 Size = Annotated[str, StringConstraints(pattern=SIZE_PATTERN)]
 Rate = Annotated[str, StringConstraints(pattern=RATE_PATTERN)]
 HeaderName = Annotated[str, StringConstraints(pattern=HEADER_NAME_PATTERN, max_length=64)]
 # Rendered inside double quotes: nothing may close the quote, escape, or expand a variable.
 HeaderValue = Annotated[
-    str, StringConstraints(pattern=r"^[^\"\\$\x00-\x1f\x7f]+$", max_length=4096)
+    str,
+    StringConstraints(pattern=HEADER_VALUE_PATTERN, max_length=MAX_PARAMETER_BYTES),
+    AfterValidator(check_text),
 ]
 # Rendered inside single quotes in a `return` body, HTML or JSON: no markup, no quotes.
-Message = Annotated[str, StringConstraints(pattern=r"^[^\"'\\$<>&\x00-\x1f\x7f]+$", max_length=500)]
+Message = Annotated[
+    str, StringConstraints(pattern=MESSAGE_PATTERN, max_length=500), AfterValidator(check_text)
+]
 Strategy = Literal["auto", "variable", "upstream-resolve"]
 ORIGIN_PATTERN = r"^(\*|https?://[a-z0-9.-]+(:[0-9]{1,5})?)$"
 METHOD_PATTERN = r"^[A-Z]{1,20}$"
@@ -156,10 +245,16 @@ IpAddress = Annotated[str, AfterValidator(_check_ip_address)]
 
 
 def _check_regex(value: str) -> str:
-    if not value or re.search(r"[\"\x00-\x1f\x7f]", value) or value.endswith("\\"):
+    if (
+        not value
+        or re.search(r"[\"\x00-\x1f\x7f]", value)
+        or invisible_character(value)
+        or value.endswith("\\")
+    ):
         raise ValueError(
             f"{value!r} is not a usable location regex (no quotes or control characters)"
         )
+    check_text(value)
     try:
         re.compile(value)
     except re.error as error:
@@ -241,9 +336,23 @@ class RateLimit(StrictModel):
 
 
 class Timeouts(StrictModel):
+    """proxy_connect_timeout, proxy_read_timeout, proxy_send_timeout; unset: the level above."""
+
     connect: Duration | None = None
     read: Duration | None = None
     send: Duration | None = None
+
+
+# Connecting to a container on the same host takes milliseconds; a connect to an address whose
+# container is gone hangs (nginx's default would wait 60 s). 2 s still covers one lost SYN
+# (retransmitted after 1 s) to a backend whose accept queue is full.
+DEFAULT_CONNECT_TIMEOUT = "2s"
+
+
+class DefaultTimeouts(Timeouts):
+    """The timeouts of every route, unless its environment or the route says otherwise."""
+
+    connect: Duration | None = DEFAULT_CONNECT_TIMEOUT
 
 
 class Static(StrictModel):
@@ -346,7 +455,7 @@ class Route(StrictModel):
     def _path_form(cls, value: str, info: ValidationInfo) -> str:
         if info.data.get("match") == "regex":
             return _check_regex(value)
-        return _check_path(value)
+        return _check_url_path(value)
 
     @model_validator(mode="after")
     def _one_target(self) -> Route:
@@ -423,6 +532,138 @@ class Unavailable(StrictModel):
     message: Message = "Service temporarily unavailable"
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+# `METHOD http(s)://host[:port][/path][?query]`: what `nginxgen test` sends, written as one line.
+_REQUEST = re.compile(
+    rf"(?P<method>{'|'.join(METHODS)}) (?P<scheme>https?)://(?P<host>[A-Za-z0-9.-]+)"
+    r"(?::(?P<port>[0-9]{1,5}))?(?P<target>/[\x21-\x7e]*)?"
+)
+
+
+class RequestLine(NamedTuple):
+    """A test's `request:` line, taken apart."""
+
+    method: str
+    scheme: str
+    host: str
+    port: int
+    target: str
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme == "https"
+
+    def __str__(self) -> str:
+        default = 443 if self.tls else 80
+        port = "" if self.port == default else f":{self.port}"
+        return f"{self.method} {self.scheme}://{self.host}{port}{self.target}"
+
+
+def parse_request(value: str) -> RequestLine:
+    """`GET https://daatan.com/api?x=1` → its parts; ValueError saying what it should be."""
+    match = _REQUEST.fullmatch(value)
+    if match is None:
+        raise ValueError(
+            f"{value!r} is not a request such as 'GET https://daatan.com/api/v1/users?x=1' "
+            f"(a method of {', '.join(METHODS)}, one space, an http or https URL)"
+        )
+    host = _check_domain(match["host"].lower())
+    if "*" in host:
+        raise ValueError(f"{value!r}: a request goes to one name, not a wildcard")
+    port = int(match["port"]) if match["port"] else (443 if match["scheme"] == "https" else 80)
+    if port not in (80, 443):
+        raise ValueError(f"{value!r}: nginxgen's servers listen on ports 80 and 443 only")
+    return RequestLine(match["method"], match["scheme"], host, port, match["target"] or "/")
+
+
+def _check_request(value: str) -> str:
+    parse_request(value)
+    return value
+
+
+def _check_credentials(value: str) -> str:
+    user, colon, password = value.partition(":")
+    if not colon or not re.fullmatch(r"[A-Za-z0-9._@-]{1,64}", user):
+        raise ValueError("give credentials as user:password (user of letters, digits and '._@-')")
+    if not re.fullmatch(r"[\x21-\x7e]{1,128}", password):
+        raise ValueError("the password must be 1-128 visible ASCII characters")
+    return value
+
+
+def _check_target(value: str) -> str:
+    if not re.fullmatch(r"/[\x21-\x7e]*", value):
+        raise ValueError(f"{value!r} is not a path (and query) starting with '/'")
+    return value
+
+
+Target = Annotated[str, AfterValidator(_check_target)]
+
+
+class RouteTest(StrictModel):
+    """One request `nginxgen test` sends to the real nginx, and what must come of it."""
+
+    request: Annotated[str, AfterValidator(_check_request)] = Field(
+        description="method and URL, e.g. 'GET https://daatan.com/api/v1/users?x=1'"
+    )
+    headers: dict[HeaderName, HeaderValue] = Field(
+        default_factory=dict, description="request headers to send"
+    )
+    auth: Annotated[str, AfterValidator(_check_credentials)] | None = Field(
+        default=None,
+        description="user:password to send (the test nginx accepts exactly the tests' users)",
+    )
+    body_size: Size | None = Field(default=None, description="send a body of this size, e.g. 20m")
+    service: Name | None = Field(
+        default=None, description="the service of this environment that must receive it"
+    )
+    static: FilePath | None = Field(
+        default=None, description="the static root that must serve it (nginx itself answers)"
+    )
+    path: Target | None = Field(
+        default=None, description="path and query the service must receive, e.g. /v1/users?x=1"
+    )
+    received_headers: dict[HeaderName, HeaderValue] = Field(
+        default_factory=dict, description="headers the service must receive, with these values"
+    )
+    status: int | None = Field(default=None, ge=100, le=599, description="the response status")
+    location: HeaderValue | None = Field(default=None, description="the redirect's Location")
+    headers_include: dict[HeaderName, HeaderValue] = Field(
+        default_factory=dict, description="response headers that must have these values"
+    )
+    refused: bool = Field(
+        default=False, description="nginx must refuse it: no HTTP answer or TLS handshake"
+    )
+
+    @model_validator(mode="after")
+    def _expects_something(self) -> RouteTest:
+        expectations = (
+            self.service,
+            self.static,
+            self.path,
+            self.received_headers,
+            self.status,
+            self.location,
+            self.headers_include,
+            self.refused,
+        )
+        if not any(value not in (None, {}, False) for value in expectations):
+            raise ValueError(
+                "say what must happen: service, static, path, received_headers, status, "
+                "location, headers_include or refused"
+            )
+        if self.service is not None and self.static is not None:
+            raise ValueError("give service or static, not both")
+        if (self.path is not None or self.received_headers) and self.static is not None:
+            raise ValueError("path and received_headers are what a service receives")
+        if self.refused and any(value not in (None, {}) for value in expectations[:-1]):
+            raise ValueError("a refused request has nothing else to expect")
+        return self
+
+    @property
+    def parsed(self) -> RequestLine:
+        return parse_request(self.request)
+
+
 class Compression(StrictModel):
     """gzip for text responses (Debian's nginx has no brotli module: none is generated)."""
 
@@ -477,6 +718,15 @@ class Environment(StrictModel):
     access: Access | None = Field(default=None, description="basic auth and/or IP allow-list")
     unavailable: Unavailable = Field(default_factory=Unavailable)
     client_max_body_size: Size | None = Field(default=None, description="for every route")
+    timeouts: Timeouts | None = Field(
+        default=None, description="for every route; a route's own timeouts take precedence"
+    )
+    resolver_valid: Seconds | None = Field(
+        default=None, description="override of resolver_valid in nginxgen.yaml"
+    )
+    resolver_timeout: Duration | None = Field(
+        default=None, description="override of resolver_timeout in nginxgen.yaml"
+    )
     raw: Annotated[list[str], _raw_for("server")] = Field(
         default_factory=list, description="extra directives for the HTTPS server"
     )
@@ -494,6 +744,10 @@ class Environment(StrictModel):
         default=False,
         description="HTTP/3 (QUIC) on UDP 443 beside HTTPS, announced by Alt-Svc "
         "(nginx >= 1.25 with the http_v3 module)",
+    )
+    tests: list[RouteTest] = Field(
+        default_factory=list,
+        description="requests `nginxgen test` sends, and what must come of them",
     )
 
     @property
@@ -514,10 +768,23 @@ class CheckSettings(StrictModel):
 class Settings(StrictModel):
     """`nginxgen.yaml`: settings shared by every environment; every key has a default."""
 
-    output: str = Field(default="out/nginx-ssl.conf", description="file `render` writes")
-    environments: str = Field(default="environments", description="directory of YAML files")
-    resolver_valid: Duration = Field(
-        default="10s", description="how long nginx caches an answer of Docker's DNS"
+    output: str = Field(
+        default="out/nginx-ssl.conf", min_length=1, description="file `render` writes"
+    )
+    environments: str = Field(
+        default="environments", min_length=1, description="directory of YAML files"
+    )
+    resolver_valid: Seconds = Field(
+        default="2s",
+        description="how long nginx uses an answer of Docker's DNS: how long a removed "
+        "container's address is still tried",
+    )
+    resolver_timeout: Duration = Field(
+        default="2s", description="how long nginx waits for Docker's DNS to answer"
+    )
+    timeouts: DefaultTimeouts = Field(
+        default_factory=DefaultTimeouts,
+        description="proxy timeouts of every route {connect, read, send} [connect: 2s]",
     )
     nginx_version: NginxVersion = Field(
         default="1.26", description="the nginx the output targets, e.g. '1.26'"

@@ -49,6 +49,7 @@ from nginxgen.generation.plan_types import (
     CorsPlan,
     EnvironmentPlan,
     ErrorPage,
+    Failover,
     Header,
     Listen,
     Location,
@@ -97,6 +98,25 @@ _AUTH_REQUEST_HEADERS = (
 )
 
 WEBSOCKET_READ_TIMEOUT = "1h"  # nginx's 60 s default closes idle websockets
+
+# Replicas fail over. nginx passes a request on after `http_502`/`http_503` only for idempotent
+# methods (no `non_idempotent`); after `error`/`timeout` in connecting, nothing was sent yet.
+FAILOVER = Failover(
+    conditions=("error", "timeout", "http_502", "http_503"),
+    tries=3,
+    # Also bounds a retry after a read timeout: a slow GET is not sent to a second replica.
+    timeout="10s",
+)
+# One failed connect takes a replica out at once; it is tried again after FAIL_TIMEOUT, longer
+# than a re-resolve cycle (resolver_valid + 1 s), by which time a removed container's address
+# has left the upstream.
+MAX_FAILS = 1
+FAIL_TIMEOUT = "5s"
+_TIMEOUT_DIRECTIVES = (
+    ("connect", "proxy_connect_timeout"),
+    ("send", "proxy_send_timeout"),
+    ("read", "proxy_read_timeout"),
+)
 
 # Mozilla's server-side TLS recommendations (guidelines 5.7): intermediate and modern.
 INTERMEDIATE_CIPHERS = ":".join(
@@ -227,12 +247,8 @@ def _proxy(environment: LoadedEnvironment, route: Route, strategy: str) -> Proxy
     if route.websocket:
         headers += (Header("Upgrade", "$http_upgrade"),)
     timeouts = route.timeouts or Timeouts()
-    read = timeouts.read or (WEBSOCKET_READ_TIMEOUT if route.websocket else None)
-    candidates = (
-        ("proxy_connect_timeout", timeouts.connect),
-        ("proxy_send_timeout", timeouts.send),
-        ("proxy_read_timeout", read),
-    )
+    if route.websocket and not timeouts.read:
+        timeouts = timeouts.model_copy(update={"read": WEBSOCKET_READ_TIMEOUT})
     return Proxy(
         variable=variable,
         address=address,
@@ -242,8 +258,27 @@ def _proxy(environment: LoadedEnvironment, route: Route, strategy: str) -> Proxy
         connection=connection,
         headers=headers + features + extra,
         strip_prefix=_strip_prefix(route),
-        timeouts=tuple((name, duration) for name, duration in candidates if duration),
+        timeouts=_timeout_directives(timeouts),
         buffering=route.buffering,
+    )
+
+
+def _timeout_directives(
+    timeouts: Timeouts, fallback: Timeouts | None = None
+) -> tuple[tuple[str, str], ...]:
+    """(directive, duration) for each timeout `timeouts` sets, else `fallback` sets."""
+    chosen = (
+        (directive, getattr(timeouts, key) or (getattr(fallback, key) if fallback else None))
+        for key, directive in _TIMEOUT_DIRECTIVES
+    )
+    return tuple((directive, value) for directive, value in chosen if value)
+
+
+def _resolver(model: Environment, settings: Settings) -> Resolver:
+    return Resolver(
+        address=DOCKER_RESOLVER,
+        valid=model.resolver_valid or settings.resolver_valid,
+        timeout=model.resolver_timeout or settings.resolver_timeout,
     )
 
 
@@ -401,7 +436,7 @@ def _page(status: int, page_format: str, message: str) -> ErrorPage:
 
 
 def _upstreams(
-    environment: LoadedEnvironment, strategy: str, keepalive: int
+    environment: LoadedEnvironment, strategy: str, keepalive: int, resolver: Resolver
 ) -> tuple[Upstream, ...]:
     if strategy != "upstream-resolve":
         return ()
@@ -412,6 +447,9 @@ def _upstreams(
             name=upstream_name(environment.name, name),
             servers=tuple(f"{host}:{services[name].port}" for host in services[name].addresses),
             keepalive=keepalive,
+            resolver=resolver,
+            max_fails=MAX_FAILS,
+            fail_timeout=FAIL_TIMEOUT,
         )
         for name in used
     )
@@ -435,6 +473,7 @@ def _plan_environment(
     redirect_names = aliases + tuple(model.redirect_domains)
     scheme = "https" if model.tls.enabled else "http"
     proxied = any(route.service for route in routes)
+    resolver = _resolver(model, settings)
     merge = at_least(settings.nginx_version, ADD_HEADER_INHERIT)
     locations = tuple(
         _location(environment, route, index, strategy, merge) for index, route in enumerate(routes)
@@ -453,8 +492,13 @@ def _plan_environment(
         response_headers=_server_headers(model),
         access=_access(model.access, None),
         client_max_body_size=model.client_max_body_size,
+        resolver=resolver,
+        timeouts=(
+            _timeout_directives(model.timeouts or Timeouts(), settings.timeouts) if proxied else ()
+        ),
+        failover=FAILOVER if proxied else None,
         error_page=_error_page(model) if proxied else None,
-        upstreams=_upstreams(environment, strategy, settings.keepalive),
+        upstreams=_upstreams(environment, strategy, settings.keepalive, resolver),
         locations=locations,
         raw=tuple(model.raw),
         compression=_compression(model),
@@ -552,7 +596,11 @@ def build_plan(
         sources=tuple(env.source for env in planned),
         nginx_version=settings.nginx_version,
         required_version=_required_version(planned, listen, https and settings.default_server),
-        resolver=Resolver(address=DOCKER_RESOLVER, valid=settings.resolver_valid),
+        resolver=Resolver(
+            address=DOCKER_RESOLVER,
+            valid=settings.resolver_valid,
+            timeout=settings.resolver_timeout,
+        ),
         listen=listen,
         default_http=settings.default_server,
         default_https=settings.default_server and https,

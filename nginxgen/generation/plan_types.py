@@ -28,6 +28,10 @@ class Upstream:
     name: str
     servers: tuple[str, ...]
     keepalive: int
+    resolver: Resolver
+    # A server that failed `max_fails` times is skipped for `fail_timeout`.
+    max_fails: int
+    fail_timeout: str
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,16 @@ class Proxy:
     # (directive, duration), e.g. ("proxy_read_timeout", "1h").
     timeouts: tuple[tuple[str, str], ...]
     buffering: bool
+
+
+@dataclass(frozen=True)
+class Failover:
+    """When a proxied request moves on to another address of its service (another replica):
+    `proxy_next_upstream` conditions, at most `tries` addresses within `timeout`."""
+
+    conditions: tuple[str, ...]
+    tries: int
+    timeout: str
 
 
 @dataclass(frozen=True)
@@ -174,6 +188,10 @@ class EnvironmentPlan:
     response_headers: tuple[Header, ...]
     access: AccessPlan | None
     client_max_body_size: str | None
+    resolver: Resolver
+    # Server-wide proxy settings, for environments with proxied routes: (directive, duration).
+    timeouts: tuple[tuple[str, str], ...]
+    failover: Failover | None
     error_page: ErrorPage | None
     upstreams: tuple[Upstream, ...]
     locations: tuple[Location, ...]
@@ -195,6 +213,7 @@ class EnvironmentPlan:
 class Resolver:
     address: str
     valid: str
+    timeout: str
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from nginxgen.generation.loader import (
 from nginxgen.generation.models import NAME_PATTERN, Environment, Settings
 from nginxgen.generation.plan import build_plan
 
-_SERVICE = re.compile(r"^(?P<host>[^:\s]+):(?P<port>[0-9]+)$")
+_SERVICE = re.compile(r"(?P<host>[^:\s]+):(?P<port>[0-9]{1,5})")
 
 
 def parse_service(value: str) -> tuple[str, int]:
     """`HOST:PORT` → (host, port); the models validate both afterwards."""
-    match = _SERVICE.match(value)
+    match = _SERVICE.fullmatch(value)
     if not match:
         raise UsageError(f"--service {value!r}: expected HOST:PORT, e.g. app-shop:3000")
     return match["host"], int(match["port"])

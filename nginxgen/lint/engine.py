@@ -2,7 +2,7 @@
 
 `lint_paths` reads files (or `-` for stdin, e.g. an `nginx -T` dump); `lint_text` lints text
 already in memory, which is how the generator checks its own output. Both return a
-`LintResult`; formatting and exit codes live in `lint_format.py`.
+`LintResult`; formatting lives in `lint/formats.py`.
 """
 
 from __future__ import annotations
@@ -15,19 +15,23 @@ from typing import TextIO
 
 from nginxgen.core.errors import UsageError
 from nginxgen.core.versions import Version, parse_version
-from nginxgen.lint.rules import (
-    RULES,
-    ConfigFacts,
-    Rule,
-    Scope,
-    Severity,
+from nginxgen.lint.rules import RULES, ConfigFacts, Rule, Scope, Severity
+from nginxgen.nginx.config import (
+    ConfigParseError,
+    Directive,
+    ParsedConfig,
     children,
     flatten,
+    load_path,
+    load_text,
+    walk,
+    walk_scoped,
 )
-from nginxgen.nginx.config import Directive, ParsedConfig, load_path, load_text
 
 # Directives whose block defines variables for every request, wherever they are used.
 GLOBAL_VARIABLE_BLOCKS = frozenset({"map", "geo", "split_clients", "perl_set", "js_set"})
+# Lines of a `map` block that are settings, not entries.
+MAP_PARAMETERS = frozenset({"hostnames", "volatile"})
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,7 @@ def lint_paths(
     configs: list[ParsedConfig] = []
     for path in paths:
         if str(path) == "-":
-            configs.append(load_text((stdin or sys.stdin).read(), "<stdin>"))
+            configs.append(load_text(_read_stdin(stdin or sys.stdin), "<stdin>", dump=True))
             continue
         path = Path(path)
         if path.is_dir():
@@ -136,9 +140,19 @@ def lint_paths(
     return _lint_configs(configs, options)
 
 
-def lint_text(text: str, name: str, options: LintOptions) -> LintResult:
-    """Lint config text in memory (a rendered config or an `nginx -T` dump), parsing it once."""
-    return _lint_configs([load_text(text, name)], options)
+def _read_stdin(stdin: TextIO) -> str:
+    try:
+        return stdin.read()
+    except UnicodeDecodeError as error:
+        raise ConfigParseError(
+            [f"<stdin>: cannot read: not UTF-8 text (byte {error.start}: {error.reason})"]
+        ) from None
+
+
+def lint_text(text: str, name: str, options: LintOptions, *, dump: bool) -> LintResult:
+    """Lint config text in memory, parsing it once: one plain file (`dump=False`, how the
+    generator checks its own output) or an `nginx -T` dump split into its files (`dump=True`)."""
+    return _lint_configs([load_text(text, name, dump=dump)], options)
 
 
 def _lint_configs(configs: Iterable[ParsedConfig], options: LintOptions) -> LintResult:
@@ -161,7 +175,7 @@ def lint_config(
             by_directive.setdefault(name, []).append(rule)
     top_resolver = next((d for d in flatten(config.directives) if d.name == "resolver"), None)
     scope = Scope(config.context, None, top_resolver, set_values={}, server_values={})
-    for directive, directive_scope in _walk(config.directives, scope):
+    for directive, directive_scope in walk_scoped(config.directives, scope, _enter):
         for rule in by_directive.get(directive.name, []) + by_directive.get("*", []):
             for violation in rule.check(directive, directive_scope, facts):
                 yield Finding(
@@ -180,39 +194,35 @@ def _facts(config: ParsedConfig, options: LintOptions) -> ConfigFacts:
     upstreams: dict[str, Directive] = {}
     set_anywhere: set[str] = set()
     global_variables: set[str] = set()
-    for directive in _all(config.directives):
+    map_values: dict[str, tuple[str, ...]] = {}
+    for directive in walk(config.directives):
         if directive.name == "upstream" and directive.args:
             upstreams.setdefault(directive.args[0].lower(), directive)
         elif directive.name == "set" and directive.args:
             set_anywhere.add(directive.args[0].lstrip("$"))
         elif directive.name in GLOBAL_VARIABLE_BLOCKS and directive.args:
             global_variables.add(directive.args[-1].lstrip("$"))
+            if directive.name == "map" and len(directive.args) == 2:
+                map_values[directive.args[-1].lstrip("$")] = _map_values(directive)
     return ConfigFacts(
         upstreams=upstreams,
         set_anywhere=frozenset(set_anywhere),
         global_variables=frozenset(global_variables),
         nginx_version=options.nginx_version,
         docker=options.docker,
+        map_values=map_values,
     )
 
 
-def _all(directives: Iterable[Directive]) -> Iterator[Directive]:
-    for directive in directives:
-        yield directive
-        if directive.block:
-            yield from _all(directive.block)
-
-
-def _walk(directives: Iterable[Directive], scope: Scope) -> Iterator[tuple[Directive, Scope]]:
-    """Every directive with the scope nginx gives it. Includes are transparent."""
-    for directive in directives:
-        yield directive, scope
-        if directive.block is None:
-            continue
-        if directive.name == "include":
-            yield from _walk(directive.block, scope)
-        else:
-            yield from _walk(directive.block, _enter(directive, scope))
+def _map_values(block: Directive) -> tuple[str, ...]:
+    """Every value a `map` can give: its entries' and its default's. (Without a default an
+    unmatched request gets an empty value: a broken URL, but not a name to resolve.)"""
+    values = [
+        entry.args[-1]
+        for entry in children(block)
+        if entry.name not in MAP_PARAMETERS and len(entry.args) == 1
+    ]
+    return tuple(dict.fromkeys(values))
 
 
 def _enter(block: Directive, outer: Scope) -> Scope:

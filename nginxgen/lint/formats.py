@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from nginxgen.core.formats import annotation_data, annotation_property
 from nginxgen.lint.engine import Finding, LintResult
 from nginxgen.lint.rules import Severity
 
@@ -59,12 +60,8 @@ def format_json(result: LintResult) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+_escape_data = annotation_data
+_escape_property = annotation_property
 
 
 def format_github(result: LintResult) -> str:

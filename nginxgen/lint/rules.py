@@ -2,20 +2,20 @@
 
 Each rule is a pure function of one directive, the scope it sits in (resolver, `set` variables)
 and facts about the whole configuration (upstream names, nginx version). The walk that builds
-scopes lives in `lint.py`; rationale and examples for every rule live in `docs/rules.md`.
+scopes lives in `engine.py`; rationale and examples for every rule live in `docs/rules.md`.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from nginxgen.core.facts import DOCKER_RESOLVER
 from nginxgen.core.versions import UPSTREAM_RESOLVE, Version, parse_version
-from nginxgen.nginx.config import Directive
+from nginxgen.nginx.config import Directive, children
 
 RESOLVE_IN_OPEN_SOURCE = parse_version(UPSTREAM_RESOLVE)
 PASS_DIRECTIVES = frozenset(
@@ -57,6 +57,8 @@ class ConfigFacts:
     global_variables: frozenset[str]  # variables from `map`, `geo`, ... (defined everywhere)
     nginx_version: Version | None
     docker: bool
+    # `map` variable -> every value it can take (its entries and default)
+    map_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def classify(address: str, upstreams: Mapping[str, Directive]) -> Address:
         return Address("unix", rest)
     if rest.startswith("["):
         return Address("ip", rest[1 : rest.find("]")] if "]" in rest else rest)
-    host = re.split(r"[:/?]", rest, maxsplit=1)[0]
+    host = _host(rest)
     if "$" in host or not host:
         return Address("unknown", host)
     try:
@@ -111,6 +113,17 @@ def classify(address: str, upstreams: Mapping[str, Directive]) -> Address:
     if host.lower() == "localhost" or host.lower().endswith(".localhost"):
         return Address("localhost", host)
     return Address("hostname", host)
+
+
+def _host(rest: str) -> str:
+    return re.split(r"[:/?]", rest, maxsplit=1)[0]
+
+
+def explicit_port(address: str) -> str | None:
+    """The port written after the host of `http://name:port/path` or `name:port`, if any."""
+    rest = SCHEME.sub("", address)
+    match = re.match(r":(\d+)", rest[len(_host(rest)) :])
+    return match.group(1) if match else None
 
 
 def substitute(text: str, values: Mapping[str, str]) -> str:
@@ -154,9 +167,20 @@ def check_upstream_static_hostname(
     if scope.context != "upstream" or not directive.args or "resolve" in directive.args:
         return
     address = classify(directive.args[0], {})
-    if address.kind != "hostname":
+    # nginx expands no variables in an upstream: `${HOST}` is a host name, looked up literally.
+    literal_variable = address.kind == "unknown" and "$" in address.host
+    if address.kind != "hostname" and not literal_variable:
         return
     upstream = scope.block.args[0] if scope.block and scope.block.args else "NAME"
+    if literal_variable:
+        yield Violation(
+            f'upstream "{upstream}" server "{directive.args[0]}" is resolved once at startup '
+            f'as the literal name "{address.host}" (nginx expands no variables in an upstream); '
+            f"nginx will not start",
+            "write the host name itself (substitute it before nginx reads the file, e.g. with "
+            "envsubst), or proxy through a `set` variable with a resolver instead",
+        )
+        return
     yield Violation(
         f'upstream "{upstream}" server "{directive.args[0]}" is resolved once at startup; '
         f'nginx will not start while "{address.host}" does not resolve',
@@ -187,14 +211,52 @@ def check_pass_variable_without_resolver(
         return
     target = directive.args[0]
     resolved = substitute(target, scope.set_values)
-    address = classify(resolved, facts.upstreams)
-    if address.kind in {"ip", "unix", "upstream"}:
+    if all(
+        classify(candidate, facts.upstreams).kind in NO_RESOLVER_NEEDED
+        for candidate in _map_candidates(resolved, facts.map_values)
+    ):
         return
     shown = f'"{target}"' + (f' (= "{resolved}")' if resolved != target else "")
     yield Violation(
         f"{directive.name} {shown} is resolved per request, but no resolver is in scope: "
         f"requests fail with 502",
         f"add `resolver {DOCKER_RESOLVER} valid=10s ipv6=off;` to the http block",
+    )
+
+
+NO_RESOLVER_NEEDED = frozenset({"ip", "unix", "upstream"})
+
+
+def _map_candidates(target: str, map_values: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """`target` with its one `map` variable replaced by each value the map gives it.
+
+    Anything else (no map variable, or several) is returned as it is, for `classify` to judge.
+    """
+    mapped = {name for name in variables_in(target) if name in map_values}
+    if len(mapped) != 1:
+        return [target]
+    (name,) = mapped
+    pattern = re.compile(rf"\$(?:\{{{re.escape(name)}\}}|{re.escape(name)}(?![A-Za-z0-9_]))")
+    # A replacement string reads backslashes as escapes; doubled, they stay literal.
+    return [pattern.sub(value.replace("\\", "\\\\"), target) for value in map_values[name]]
+
+
+def check_pass_upstream_with_port(
+    directive: Directive, scope: Scope, facts: ConfigFacts
+) -> Iterator[Violation]:
+    if not directive.args or "$" in directive.args[0]:
+        return
+    target = directive.args[0]
+    address = classify(target, facts.upstreams)
+    port = explicit_port(target)
+    if address.kind != "upstream" or port is None:
+        return
+    without_port = target.replace(f"{address.host}:{port}", address.host, 1)
+    yield Violation(
+        f'{directive.name} "{target}" gives upstream "{address.host}" a port; nginx will not '
+        f'start: upstream "{address.host}" may not have port {port}',
+        f"drop the port (`{directive.name} {without_port};`): the upstream's server lines "
+        f"carry the ports",
     )
 
 
@@ -323,18 +385,16 @@ def check_include_not_found(
         )
 
 
-def children(block: Directive) -> Iterator[Directive]:
-    """A block's directives with `include`s replaced by what they include."""
-    return flatten(block.block or ())
-
-
-def flatten(directives: Iterable[Directive]) -> Iterator[Directive]:
-    """Directives with `include`s replaced by what they include."""
-    for directive in directives:
-        if directive.name == "include":
-            yield from flatten(directive.block or ())
-        else:
-            yield directive
+def check_include_outside_tree(
+    directive: Directive, scope: Scope, facts: ConfigFacts
+) -> Iterator[Violation]:
+    if directive.include_outside:
+        yield Violation(
+            f'include "{directive.args[0]}" is a glob outside the configuration\'s directory: '
+            f"not followed, so the files it matches are not linted",
+            "lint those files too (give their directory as another PATH), or include them by "
+            "a path under the configuration's directory",
+        )
 
 
 ALL_DIRECTIVES = frozenset({"*"})
@@ -428,12 +488,20 @@ RULES: tuple[Rule, ...] = (
         frozenset({"resolver"}),
         check_resolver_not_docker,
     ),
-)
-
-RULES_BY_CODE: Mapping[str, Rule] = {rule.code: rule for rule in RULES}
-
-# The rules the generator's self-check runs on its own output: anything here means the
-# generated proxy could fail to (re)start or fail every request to a stopped container.
-STARTUP_RESOLUTION_CODES = frozenset(
-    {"NGX001", "NGX002", "NGX003", "NGX006", "NGX007", "NGX008", "NGX010"}
+    Rule(
+        "NGX012",
+        "pass-upstream-with-port",
+        Severity.ERROR,
+        "pass directive naming an `upstream` block with a port: nginx refuses to start",
+        PASS_DIRECTIVES,
+        check_pass_upstream_with_port,
+    ),
+    Rule(
+        "NGX013",
+        "include-outside-tree",
+        Severity.INFO,
+        "`include` glob outside the configuration's directory: not followed, not linted",
+        frozenset({"include"}),
+        check_include_outside_tree,
+    ),
 )

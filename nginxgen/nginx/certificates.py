@@ -19,9 +19,13 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-Severity = Literal["error", "warning", "info"]
+# A certificate problem's severity (lint findings have their own `Severity` enum in lint/rules.py).
+CertSeverity = Literal["error", "warning", "info"]
 # How the file readers report a finding: (file, severity, check, message).
-_Report = Callable[[str, Severity, str, str], None]
+_Report = Callable[[str, CertSeverity, str, str], None]
+# How a file's bytes are read: the local filesystem by default; `nginxgen status` reads them
+# from inside the proxy container. Raises FileNotFoundError, PermissionError, IsADirectoryError.
+FileReader = Callable[[str], bytes]
 DEFAULT_WARN_DAYS = 21
 _DAY = datetime.timedelta(days=1)
 
@@ -41,7 +45,7 @@ class CertFinding:
 
     environment: str
     file: str
-    severity: Severity
+    severity: CertSeverity
     check: str
     message: str
     days_left: int | None = None
@@ -61,8 +65,15 @@ def inspect_certificates(
     ]
 
 
+def _read_local(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
 def inspect_environment_certificates(
-    environment: CertificateSite, now: datetime.datetime, warn_days: int = DEFAULT_WARN_DAYS
+    environment: CertificateSite,
+    now: datetime.datetime,
+    warn_days: int = DEFAULT_WARN_DAYS,
+    read: FileReader = _read_local,
 ) -> list[CertFinding]:
     """Findings for the certificate and key one environment's HTTPS server loads.
 
@@ -76,12 +87,12 @@ def inspect_environment_certificates(
     findings: list[CertFinding] = []
 
     def add(
-        file: str, severity: Severity, check: str, message: str, days: int | None = None
+        file: str, severity: CertSeverity, check: str, message: str, days: int | None = None
     ) -> None:
         findings.append(CertFinding(name, file, severity, check, message, days))
 
-    chain = _load_chain(certificate_path, add)
-    key = _load_key(key_path, add)
+    chain = _load_chain(certificate_path, add, read)
+    key = _load_key(key_path, add, read)
     if chain is None:
         return findings
     served = environment.domains
@@ -201,9 +212,9 @@ def as_document(findings: Sequence[CertFinding]) -> dict[str, Any]:
     }
 
 
-def _read(path: str, add: _Report) -> bytes | None:
+def _read(path: str, add: _Report, read: FileReader) -> bytes | None:
     try:
-        return Path(path).read_bytes()
+        return read(path)
     except FileNotFoundError:
         add(path, "error", "missing", "not found; nginx refuses to start")
     except PermissionError:
@@ -220,8 +231,8 @@ def _read(path: str, add: _Report) -> bytes | None:
     return None
 
 
-def _load_chain(path: str, add: _Report) -> list[x509.Certificate] | None:
-    data = _read(path, add)
+def _load_chain(path: str, add: _Report, read: FileReader) -> list[x509.Certificate] | None:
+    data = _read(path, add, read)
     if data is None:
         return None
     try:
@@ -231,8 +242,8 @@ def _load_chain(path: str, add: _Report) -> list[x509.Certificate] | None:
         return None
 
 
-def _load_key(path: str, add: _Report) -> PrivateKeyTypes | None:
-    data = _read(path, add)
+def _load_key(path: str, add: _Report, read: FileReader) -> PrivateKeyTypes | None:
+    data = _read(path, add, read)
     if data is None:
         return None
     try:
@@ -295,7 +306,7 @@ def _self_issued(certificate: x509.Certificate) -> bool:
 
 def _validity(
     certificate: x509.Certificate, now: datetime.datetime, warn_days: int
-) -> tuple[Severity, str, str, int]:
+) -> tuple[CertSeverity, str, str, int]:
     """(severity, check, message, whole days left) of one certificate's validity period at `now`."""
     not_before, not_after = certificate.not_valid_before_utc, certificate.not_valid_after_utc
     days_left = (not_after - now) // _DAY

@@ -9,17 +9,15 @@ the server blocks using it, so a TLS client can tell by the certificate which se
 from __future__ import annotations
 
 import datetime
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-import crossplane
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from nginxgen.nginx.config import Directive, load_fragment, walk
 
 # Files nginx reads as PEM certificates (bundles) besides the server's own certificate.
 CA_BUNDLE_DIRECTIVES = ("ssl_trusted_certificate", "ssl_client_certificate")
@@ -68,11 +66,11 @@ def find_tls_files(config_texts: Iterable[str]) -> TlsFiles:
     names_by_pair: dict[tuple[str, str], set[str]] = {}
     ca_bundles: set[str] = set()
     for text in config_texts:
-        directives = _parse(text)
+        directives = load_fragment(text)
         ca_bundles.update(
-            directive["args"][0]
-            for directive in _walk(directives)
-            if directive["directive"] in CA_BUNDLE_DIRECTIVES and _is_static(directive["args"])
+            directive.args[0]
+            for directive in walk(directives)
+            if directive.name in CA_BUNDLE_DIRECTIVES and _is_static(directive.args)
         )
         for scope, server_names in _servers(directives, _Scope()):
             for certificate, key in zip(scope.certificates, scope.keys, strict=False):
@@ -136,60 +134,41 @@ def self_signed_certificate(key: ec.EllipticCurvePrivateKey, names: Iterable[str
     return certificate.public_bytes(serialization.Encoding.PEM)
 
 
-def _parse(text: str) -> list[dict[str, Any]]:
-    # crossplane parses files only. A conf.d fragment sits in the `http` context, which crossplane
-    # cannot be told, so context and argument checks are off; includes are not followed.
-    with tempfile.TemporaryDirectory(prefix="nginxgen-parse-") as directory:
-        path = Path(directory) / "fragment.conf"
-        path.write_text(text, encoding="utf-8")
-        payload = crossplane.parse(
-            str(path), single=True, check_ctx=False, check_args=False, catch_errors=True
-        )
-    config: list[dict[str, Any]] = payload["config"]
-    return config[0]["parsed"] if config else []
-
-
-def _walk(directives: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for directive in directives:
-        yield directive
-        yield from _walk(directive.get("block", []))
-
-
 def _servers(
-    directives: list[dict[str, Any]], outer: _Scope
+    directives: Sequence[Directive], outer: _Scope
 ) -> Iterator[tuple[_Scope, tuple[str, ...]]]:
     """Each `server` block's TLS directives in force (inherited from `http` too) and names."""
     scope = _own_scope(directives).inherit(outer)
     for directive in directives:
-        block = directive.get("block")
+        block = directive.block
         if block is None:
             continue
-        if directive["directive"] == "server":
+        if directive.name == "server":
             names = tuple(
                 name
                 for name_directive in block
-                if name_directive["directive"] == "server_name"
-                for name in name_directive["args"]
+                if name_directive.name == "server_name"
+                for name in name_directive.args
             )
             yield _own_scope(block).inherit(scope), names
-        elif directive["directive"] in ("http", "stream", "mail"):
+        elif directive.name in ("http", "stream", "mail"):
             yield from _servers(block, scope)
 
 
-def _own_scope(directives: list[dict[str, Any]]) -> _Scope:
+def _own_scope(directives: Sequence[Directive]) -> _Scope:
     # Paths with variables are kept here: they still stop the outer level's from being inherited.
     scope = _Scope()
     for directive in directives:
-        if len(directive["args"]) != 1:
+        if len(directive.args) != 1:
             continue
-        if directive["directive"] == "ssl_certificate":
-            scope.certificates.append(directive["args"][0])
-        elif directive["directive"] == "ssl_certificate_key":
-            scope.keys.append(directive["args"][0])
+        if directive.name == "ssl_certificate":
+            scope.certificates.append(directive.args[0])
+        elif directive.name == "ssl_certificate_key":
+            scope.keys.append(directive.args[0])
     return scope
 
 
-def _is_static(args: list[str]) -> bool:
+def _is_static(args: Sequence[str]) -> bool:
     return len(args) == 1 and "$" not in args[0] and not args[0].startswith("data:")
 
 

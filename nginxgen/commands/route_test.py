@@ -1,0 +1,185 @@
+"""`nginxgen test`: the rendered output in a real nginx, real requests, compared with the tests.
+
+One nginx (the `check` image) with the output and placeholder certificates, one echo backend for
+every service (see `nginxgen.docker.stack`); the cases are the files' `tests:` and the implicit
+ones (`nginxgen.routetest.cases`). With `chaos`, nginx first starts with every service down,
+then with each service down in turn, before the run with everything up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from nginxgen.commands.check import resolve_image
+from nginxgen.commands.project import open_project
+from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report, json_report
+from nginxgen.core.facts import CONF_D, conf_d_name
+from nginxgen.core.formats import AnnotatedFormat
+from nginxgen.docker.stack import NginxDidNotStart, TestStack
+from nginxgen.generation.loader import LoadedEnvironment
+from nginxgen.generation.models import Access, Settings
+from nginxgen.generation.pipeline import Generated, generate
+from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
+from nginxgen.routetest.cases import Case, ServiceRef, all_cases, with_hosts_down
+from nginxgen.routetest.client import send, static_marker
+from nginxgen.routetest.compare import Outcome, compare
+from nginxgen.routetest.echo import ECHO_CONFIG_PATH, echo_config
+from nginxgen.routetest.report import Phase, Run, format_github, format_text, run_document
+
+PLAIN_PASSWORD = "{PLAIN}"
+
+
+@dataclass
+class Timing:
+    """Where the time went, for stderr: nothing here is compared or asserted."""
+
+    stack_seconds: float = 0.0
+    nginx_starts: int = 0
+    nginx_seconds: float = 0.0
+    requests: int = 0
+    request_seconds: float = 0.0
+    removal_seconds: float = 0.0
+
+    def __str__(self) -> str:
+        each = self.request_seconds / self.requests * 1000 if self.requests else 0.0
+        return (
+            f"timing: networks and containers {self.stack_seconds:.2f} s, "
+            f"nginx started {self.nginx_starts}x in {self.nginx_seconds:.2f} s, "
+            f"{self.requests} requests in {self.request_seconds:.2f} s ({each:.1f} ms each), "
+            f"removal {self.removal_seconds:.2f} s\n"
+        )
+
+
+def _htpasswd_paths(environment: LoadedEnvironment) -> set[str]:
+    accesses: Iterable[Access | None] = (
+        environment.model.access,
+        *(route.access for route in environment.model.routes),
+    )
+    return {
+        access.basic_auth.htpasswd
+        for access in accesses
+        if access is not None and access.basic_auth is not None
+    }
+
+
+def stack_files(generated: Generated, settings: Settings) -> dict[str, bytes]:
+    """What the nginx under test needs at absolute paths: the output in conf.d, placeholder
+    certificates, htpasswd files accepting the tests' users, a marker file in static roots."""
+    files = {f"{CONF_D}/{conf_d_name(Path(settings.output).name)}": generated.text.encode("utf-8")}
+    files.update(placeholder_files(find_tls_files([generated.text])))
+    users: dict[str, set[str]] = {}
+    for environment in generated.environments:
+        credentials = {test.auth for test in environment.model.tests if test.auth}
+        for path in _htpasswd_paths(environment):
+            users.setdefault(path, set()).update(credentials)
+        for route in environment.model.routes:
+            if route.static is None:
+                continue
+            root = route.static.root.rstrip("/")
+            if route.match == "regex":
+                name = "/index.html"
+            elif route.path.endswith("/"):
+                name = f"{route.path}index.html"
+            else:
+                name = route.path
+            files.setdefault(f"{root}{name}", static_marker(route.static.root))
+    for path, credentials in users.items():
+        lines = []
+        for credential in sorted(credentials):
+            user, _, password = credential.partition(":")
+            lines.append(f"{user}:{PLAIN_PASSWORD}{password}\n")
+        files[path] = "".join(lines).encode()
+    return {str(PurePosixPath(path)): data for path, data in files.items()}
+
+
+def services(generated: Generated) -> list[ServiceRef]:
+    return [
+        ServiceRef(environment.name, name, service.addresses, service.port)
+        for environment in generated.environments
+        for name, service in environment.model.services.items()
+    ]
+
+
+def open_stack(
+    generated: Generated, settings: Settings, image: str, headers: Iterable[str]
+) -> TestStack:
+    refs = services(generated)
+    config = echo_config((ref.port for ref in refs), headers)
+    hosts = {address for ref in refs for address in ref.addresses}
+    return TestStack(image, stack_files(generated, settings), ECHO_CONFIG_PATH, config, hosts)
+
+
+def probe_host(generated: Generated) -> str:
+    primary = generated.environments[0].model.primary_domain
+    return primary.replace("*", "nginxgen-test", 1)
+
+
+def run_cases(stack: TestStack, ports: dict[int, int], cases: Sequence[Case]) -> list[Outcome]:
+    hosts = stack.hosts_by_address()
+    outcomes = []
+    for case in cases:
+        observed = send(case.request, ports, case.headers, case.auth, case.body_size)
+        outcomes.append(compare(case, observed, hosts))
+    return outcomes
+
+
+def _phases(generated: Generated, hosts: set[str], chaos: bool) -> list[tuple[str, frozenset[str]]]:
+    """Each start of nginx: its name and the service hosts down. With `chaos`, first every
+    service down, then each service (its hosts) down in turn; last, everything up."""
+    steps: list[tuple[str, frozenset[str]]] = []
+    if chaos:
+        steps.append(("every service down", frozenset(hosts)))
+        for ref in services(generated):
+            down = frozenset(ref.addresses)
+            if all(seen != down for _, seen in steps):
+                steps.append((f"{', '.join(sorted(down))} down", down))
+    steps.append(("every service up", frozenset()))
+    return steps
+
+
+def route_test(
+    environments: Path | None,
+    image: str | None,
+    settings_file: Path | None,
+    output_format: AnnotatedFormat,
+    chaos: bool,
+) -> Report:
+    project = open_project(settings_file, environments)
+    generated = generate(project.directory, project.settings)
+    plan = generated.plan
+    cases = all_cases(generated.environments, plan.default_http, plan.default_https)
+    chosen = resolve_image(image, project.settings)
+    headers = {name for case in cases for name, _ in case.expect.received_headers}
+    timing = Timing()
+    phases: list[Phase] = []
+    started = time.monotonic()
+    with open_stack(generated, project.settings, chosen, headers) as stack:
+        timing.stack_seconds = time.monotonic() - started
+        for name, down in _phases(generated, set(stack.hosts), chaos):
+            stack.set_up_hosts(set(stack.hosts) - down)
+            begun = time.monotonic()
+            try:
+                ports = stack.start_nginx(probe_host(generated))
+            except NginxDidNotStart as error:
+                raise NginxDidNotStart(f"{name}: {error}") from None
+            timing.nginx_starts += 1
+            timing.nginx_seconds += time.monotonic() - begun
+            phase_cases = with_hosts_down(cases, down) if down else cases
+            begun = time.monotonic()
+            outcomes = run_cases(stack, ports, phase_cases)
+            timing.request_seconds += time.monotonic() - begun
+            timing.requests += len(phase_cases)
+            phases.append(Phase(name, tuple(outcomes)))
+        version = stack.nginx_version()
+        removal_started = time.monotonic()
+    timing.removal_seconds = time.monotonic() - removal_started
+    run = Run(version, chosen, tuple(phases))
+    exit_code = EXIT_OK if run.passed else EXIT_FINDINGS
+    if output_format is AnnotatedFormat.json:
+        return json_report(run_document(run), exit_code, str(timing))
+    if output_format is AnnotatedFormat.github:
+        return Report(exit_code, format_github(run), str(timing))
+    return Report(exit_code, format_text(run), str(timing))

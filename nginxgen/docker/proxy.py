@@ -1,0 +1,201 @@
+"""The proxy container through the Docker SDK: finding it, its mounts and networks, its files
+(read and written with the archive API), its log, and commands run inside it.
+
+The Docker host is the SDK's: `DOCKER_HOST` as usual, so `DOCKER_HOST=ssh://user@server` reaches
+a remote proxy over SSH with the SDK's own transport. Nothing here decides anything; it reads
+and writes what `live.py` and the commands ask for.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from docker import DockerClient
+from docker.errors import APIError, NotFound
+from docker.models.containers import Container
+
+from nginxgen.core.errors import EnvironmentUnavailable, UsageError
+from nginxgen.nginx.docker_engine import docker_client
+
+COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
+DEFAULT_COMPOSE_SERVICE = "nginx"
+COMMAND_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A bind mount or volume of the container: `source` on the Docker host (or volume name)."""
+
+    kind: str
+    source: str
+    destination: str
+    writable: bool
+
+
+@dataclass(frozen=True)
+class Exec:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+class ProxyContainer:
+    """The running nginx container a deploy or status works on."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+
+    @property
+    def name(self) -> str:
+        return str(self.container.name)
+
+    def mounts(self) -> tuple[Mount, ...]:
+        self.container.reload()
+        return tuple(
+            Mount(
+                kind=str(mount.get("Type", "")),
+                source=str(mount.get("Source") or mount.get("Name") or ""),
+                destination=str(mount.get("Destination", "")),
+                writable=bool(mount.get("RW", False)),
+            )
+            for mount in self.container.attrs.get("Mounts", [])
+        )
+
+    def networks(self) -> tuple[str, ...]:
+        self.container.reload()
+        settings = self.container.attrs.get("NetworkSettings", {})
+        return tuple(sorted(settings.get("Networks", {}) or {}))
+
+    def run(self, argv: Sequence[str]) -> Exec:
+        """`argv` inside the container, stdout and stderr apart."""
+        exit_code, output = self.container.exec_run(list(argv), demux=True)
+        # With demux the SDK returns (stdout, stderr), either None when the stream was empty.
+        stdout, stderr = output if isinstance(output, tuple) else (None, None)
+        return Exec(
+            exit_code if exit_code is not None else -1,
+            (stdout or b"").decode("utf-8", "replace"),
+            (stderr or b"").decode("utf-8", "replace"),
+        )
+
+    def shell(self, script: str, *arguments: str) -> Exec:
+        """A POSIX sh `script` with `arguments` as $1…, never interpolated into the script."""
+        return self.run(["sh", "-c", script, "nginxgen", *arguments])
+
+    def is_directory(self, path: str) -> bool:
+        return self.run(["test", "-d", path]).exit_code == 0
+
+    def is_file(self, path: str) -> bool:
+        return self.run(["test", "-f", path]).exit_code == 0
+
+    def read_file(self, path: str) -> bytes:
+        """The file at `path` as the container sees it; `FileNotFoundError` when it is not there."""
+        try:
+            chunks, _ = self.container.get_archive(path)
+        except NotFound:
+            raise FileNotFoundError(path) from None
+        with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
+            for member in archive.getmembers():
+                if member.isdir():
+                    raise IsADirectoryError(path)
+                extracted = archive.extractfile(member)
+                if extracted is not None:
+                    return extracted.read()
+        raise FileNotFoundError(path)
+
+    def read_text(self, path: str) -> str | None:
+        try:
+            return self.read_file(path).decode("utf-8", "replace")
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+
+    def write_files(self, directory: str, files: Mapping[str, bytes], mtime: float = 0) -> None:
+        """`files` (name → content) into `directory`, which must exist; mode 0644."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            for name, data in files.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                info.mode = 0o644
+                info.mtime = int(mtime)
+                archive.addfile(info, io.BytesIO(data))
+        try:
+            self.container.put_archive(directory, buffer.getvalue())
+        except APIError as error:
+            raise EnvironmentUnavailable(
+                f"cannot write into {directory} of container {self.name}: {error.explanation}"
+            ) from error
+
+    def list_directory(self, directory: str) -> list[tuple[str, float]]:
+        """Regular files of `directory` with their modification times; none when it is absent."""
+        result = self.shell(
+            'cd "$1" 2>/dev/null || exit 0; for f in *; do [ -f "$f" ] && '
+            'printf "%s %s\\n" "$(stat -c %Y "$f")" "$f"; done; exit 0',
+            directory,
+        )
+        entries = []
+        for line in result.stdout.splitlines():
+            stamp, _, name = line.partition(" ")
+            if name:
+                entries.append((name, float(stamp)))
+        return entries
+
+    def now(self) -> float:
+        """The Docker host's clock, read inside the container (log timestamps use it)."""
+        result = self.run(["date", "+%s.%N"])
+        try:
+            return float(result.stdout.strip())
+        except ValueError:
+            return float(self.run(["date", "+%s"]).stdout.strip())
+
+    def logs_since(self, moment: float) -> str:
+        data = self.container.logs(stdout=True, stderr=True, since=moment)
+        return data.decode("utf-8", "replace")
+
+
+def connect() -> DockerClient:
+    client: DockerClient = docker_client()
+    return client
+
+
+def find_proxy(
+    client: DockerClient, container_name: str | None, compose_service: str | None
+) -> ProxyContainer:
+    """The running proxy: by container name, else by compose service label (default `nginx`)."""
+    if container_name and compose_service:
+        raise UsageError("give --container or --compose-service, not both")
+    if container_name:
+        try:
+            container = client.containers.get(container_name)
+        except NotFound:
+            raise EnvironmentUnavailable(f"no container named {container_name!r}") from None
+        if container.status != "running":
+            raise EnvironmentUnavailable(
+                f"container {container_name!r} is {container.status}, not running"
+            )
+        return ProxyContainer(container)
+    service = compose_service or DEFAULT_COMPOSE_SERVICE
+    found = client.containers.list(filters={"label": f"{COMPOSE_SERVICE_LABEL}={service}"})
+    if not found:
+        raise EnvironmentUnavailable(
+            f"no running container of compose service {service!r} "
+            f"(label {COMPOSE_SERVICE_LABEL}); name the proxy with --container NAME"
+        )
+    if len(found) > 1:
+        names = ", ".join(sorted(str(container.name) for container in found))
+        raise UsageError(
+            f"{len(found)} running containers of compose service {service!r} ({names}); "
+            "choose one with --container NAME"
+        )
+    return ProxyContainer(found[0])
+
+
+def parent(path: str) -> str:
+    return str(PurePosixPath(path).parent)

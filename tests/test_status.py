@@ -1,0 +1,146 @@
+"""`nginxgen status`: the pure findings without Docker, then a proxy on Docker's default bridge
+network (the silent total outage) and a healthy stack, for real."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nginx_fixtures import DockerStack, require_image
+from typer.testing import CliRunner
+
+from nginxgen.cli import app
+from nginxgen.commands.status import network_findings, version_findings
+from nginxgen.docker.live import version_name
+from nginxgen.generation.models import Settings
+from nginxgen.generation.pipeline import generate
+from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
+
+IMAGE = "nginxgen-test/nginx:trixie"
+CONF_D = "/etc/nginx/conf.d"
+SHOP = """\
+domains: [shop.example.com]
+services:
+  app: {host: app, port: 3000}
+routes:
+  - {path: /, service: app}
+access:
+  basic_auth: {htpasswd: /etc/nginx/htpasswd/shop}
+"""
+
+
+def test_the_default_bridge_alone_is_an_error_a_user_defined_network_is_not() -> None:
+    [bridge] = network_findings(["bridge"])
+    assert bridge.severity == "error" and "127.0.0.11" in bridge.message
+    [shared] = network_findings(["bridge", "shop_default"])
+    assert shared.severity == "ok" and "shop_default" in shared.message
+
+
+def test_the_live_version_and_drift_against_the_output() -> None:
+    import datetime
+
+    moment = datetime.datetime(2026, 11, 29, tzinfo=datetime.UTC)
+    kept = [version_name(moment, "v1\n")]
+    live, drift = version_findings("v1\n", kept, Path("out/nginx-ssl.conf"), "v1\n")
+    assert live.message == f"live: {kept[0]}" and drift.severity == "ok"
+    _, stale = version_findings("v1\n", kept, Path("out/nginx-ssl.conf"), "v2\n")
+    assert stale.severity == "warning" and "nginxgen deploy" in stale.message
+    [nothing] = version_findings(None, kept, Path("out/nginx-ssl.conf"), "v1\n")
+    assert nothing.severity == "error"
+
+
+def put_files(container: Any, files: dict[str, bytes]) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for path, data in files.items():
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    assert container.put_archive("/", buffer.getvalue())
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments" / "shop.yaml").write_text(SHOP, encoding="utf-8")
+    (tmp_path / "nginxgen.yaml").write_text('nginx_version: "1.26"\n', encoding="utf-8")
+    (tmp_path / "deployed").mkdir()
+    return tmp_path
+
+
+@pytest.fixture
+def bridge_proxy(docker_client: Any, project: Path) -> Iterator[Any]:
+    """nginx on Docker's default bridge network, its conf.d mounted from `deployed/`."""
+    container = docker_client.containers.run(
+        require_image(docker_client, IMAGE),
+        detach=True,
+        volumes={str(project / "deployed"): {"bind": CONF_D, "mode": "rw"}},
+    )
+    try:
+        yield container
+    finally:
+        container.remove(force=True)
+
+
+@pytest.mark.nginx
+def test_a_proxy_on_the_default_bridge_network_is_a_finding(
+    bridge_proxy: Any, project: Path
+) -> None:
+    result = CliRunner().invoke(
+        app, ["status", "--container", bridge_proxy.name, "--format", "json"]
+    )
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)
+    assert not document["ok"]
+    by_topic = {(f["topic"], f["severity"]) for f in document["findings"]}
+    assert ("network", "error") in by_topic
+    network = next(f for f in document["findings"] if f["topic"] == "network")
+    assert "only on bridge" in network["message"]
+    service = next(f for f in document["findings"] if f["topic"] == "service")
+    assert service["severity"] == "error" and "does not resolve" in service["message"]
+    assert service["environment"] == "shop"
+
+
+@pytest.mark.nginx
+def test_a_healthy_stack_is_clean(docker_stack: DockerStack, project: Path) -> None:
+    docker_stack.start_service("app")
+    docker_stack.start_nginx(IMAGE, {}, volumes={str(project / "deployed"): CONF_D})
+    proxy = docker_stack.wrapped("nginx")
+    text = generate(project / "environments", Settings(nginx_version="1.26")).text
+    put_files(
+        proxy,
+        {
+            **placeholder_files(find_tls_files([text])),
+            # alice:secret (apr1), as htpasswd -nb writes it
+            "/etc/nginx/htpasswd/shop": b"alice:$apr1$9Xb3E4Yy$1dQaNXzc6Q3l/yN6b7GSx1\n",
+        },
+    )
+    (project / "out").mkdir()
+    (project / "out" / "nginx-ssl.conf").write_text(text, encoding="utf-8")
+    deployed = CliRunner().invoke(app, ["deploy", "--container", proxy.name])
+    assert deployed.exit_code == 0, deployed.output
+    # basic auth answers 401 without credentials: served, not broken
+    assert "shop: https://shop.example.com:443/ served (HTTP 401)" in deployed.output
+
+    result = CliRunner().invoke(app, ["status", "--container", proxy.name])
+    assert result.exit_code == 0, result.output
+    assert "error:" not in result.output
+    assert "ok: network: on " in result.output
+    assert "ok: drift: the live config equals out/nginx-ssl.conf" in result.output
+    assert "ok: service: shop: service app (app:3000): 1 address, 1 answering" in result.output
+    assert "ok: htpasswd: shop: /etc/nginx/htpasswd/shop: 1 user(s)" in result.output
+    assert "certificate: shop: /etc/letsencrypt/live/shop.example.com/fullchain.pem" in (
+        result.output
+    )
+    assert result.output.endswith("nothing stops a site\n")
+
+    docker_stack.remove("app")
+    stopped = CliRunner().invoke(app, ["status", "--container", proxy.name])
+    assert stopped.exit_code == 1, stopped.output
+    assert "error: service: shop: service app (app:3000) does not resolve" in stopped.output
