@@ -158,14 +158,21 @@ class DockerStack:
         files: dict[str, bytes],
         name: str = "nginx",
         volumes: dict[str, str] | None = None,
+        udp_ports: tuple[int, ...] = (),
+        **options: Any,
     ) -> Any:
-        """nginx from `image` with `files` at their absolute paths, 80 and 443 on 127.0.0.1;
-        `volumes` bind-mounts host paths (read-write) at container paths."""
+        """nginx from `image` with `files` at their absolute paths, 80 and 443 (and `udp_ports`)
+        on 127.0.0.1; `volumes` bind-mounts host paths (read-write) at container paths;
+        `options` go to Docker's container creation (e.g. `sysctls`)."""
         container = DockerContainer(require_image(self.client, image)).with_network(self.network)
         for host_path, container_path in (volumes or {}).items():
             container.with_volume_mapping(host_path, container_path, "rw")
+        if options:
+            container.with_kwargs(**options)
         for path, data in files.items():
             container.with_copy_into_container(data, path)
+        for port in udp_ports:
+            container.ports[f"{port}/udp"] = (LOOPBACK, None)  # type: ignore[assignment]
         return self._start(name, container, ports=(80, 443))
 
     def start_service(self, host: str, alias: str | None = None) -> Any:
@@ -190,9 +197,10 @@ class DockerStack:
         wrapped.reload()
         return wrapped
 
-    def port(self, name: str, container_port: int) -> int:
+    def port(self, name: str, container_port: int, protocol: str = "tcp") -> int:
         """The host port published for `container_port`, which is bound to 127.0.0.1 only."""
-        bindings = self.wrapped(name).attrs["NetworkSettings"]["Ports"][f"{container_port}/tcp"]
+        ports = self.wrapped(name).attrs["NetworkSettings"]["Ports"]
+        bindings = ports[f"{container_port}/{protocol}"]
         assert bindings, f"{name}: port {container_port} is not published (container stopped?)"
         assert {binding["HostIp"] for binding in bindings} == {LOOPBACK}, bindings
         return int(bindings[0]["HostPort"])

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner, Result
 
 from nginxgen import cli
@@ -459,3 +460,48 @@ def test_new_ignores_editor_dotfiles_like_render_does(
     result = run("new", "shop", "--domain", "shop.example", "--service", "shop-app:3000")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "environments" / "shop.yaml").is_file()
+
+
+def test_validate_explains_that_host_docker_internal_is_not_resolved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environments = tmp_path / "environments"
+    environments.mkdir()
+    (environments / "a.yaml").write_text(
+        "domains: [a.test]\n"
+        "services:\n"
+        "  app: {host: host.docker.internal, port: 80}\n"
+        "  ip: {address: 172.17.0.1, port: 80}\n"
+        "routes: [{path: /, service: app}, {path: /ip/, service: ip}]\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    result = run("validate")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith(
+        "environments/a.yaml:3:15: services.app.host: warning: 'host.docker.internal' looks "
+        "like a name from /etc/hosts"
+    )
+    assert "address: 172.17.0.1" in result.stderr
+    assert result.stderr.count("warning") == 1
+
+
+def test_compose_publishes_udp_443_for_http3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environments = tmp_path / "environments"
+    environments.mkdir()
+    (environments / "a.yaml").write_text(
+        "domains: [a.test]\n"
+        "services: {app: {host: app, port: 80}}\n"
+        "routes: [{path: /, service: app}]\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    assert "udp" not in run("compose").stdout
+    with (environments / "a.yaml").open("a", encoding="utf-8") as file:
+        file.write("http3: true\n")
+    result = run("compose")
+    assert result.exit_code == 0, result.output
+    ports = yaml.safe_load(result.stdout)["services"]["nginx"]["ports"]
+    assert ports == ["80:80", "443:443", "443:443/udp"]

@@ -11,7 +11,9 @@ network's gateway address: an allow-list of 127.0.0.1 must refuse them.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import gzip
 import hashlib
 import http.client
 import json
@@ -22,6 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from aioquic.asyncio.client import connect
+from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.h3.connection import H3_ALPN, H3Connection
+from aioquic.h3.events import DataReceived, HeadersReceived
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.events import QuicEvent
 from nginx_fixtures import (
     BACKEND_IMAGE,
     CONF_D_FILE,
@@ -47,6 +55,7 @@ IMAGE_OF_CASE = {
     "features-1.22": "nginxgen-test/nginx:bookworm",
     "features-1.26": "nginxgen-test/nginx:trixie",
     "features-1.28": "nginxgen-test/nginx:sid",
+    "features-1.30": "nginxgen-test/nginx:sid",
 }
 STARTUP_SECONDS = 30
 # A second nginx with the `locked` environment alone: every HTTPS server on it is modern.
@@ -54,6 +63,44 @@ MODERN_ONLY = "nginx-modern-only"
 
 SITE, WWW, OLD_SITE = "site.feature.test", "www.site.feature.test", "old-site.feature.test"
 LOCKED, PLAIN, UNKNOWN = "locked.feature.test", "plain.feature.test", "unknown.feature.test"
+PAUSED = "paused.feature.test"
+IPV6_ON = {"net.ipv6.conf.all.disable_ipv6": "0"}
+# A request over IPv6 from inside the nginx container (Debian's perl-base has IO::Socket::IP).
+IPV6_REQUEST = (
+    "my $s = IO::Socket::IP->new(PeerHost => '::1', PeerPort => $ARGV[0]) or die qq(no: $@);"
+    "print $s qq(GET /v6?x=1 HTTP/1.0\\r\\nHost: $ARGV[1]\\r\\n\\r\\n); print <$s>;"
+)
+SITE_LOG = "/var/log/nginx/site.json.log"
+# The forward-auth service of site's /sso/: 200 with Remote-User when the request carries
+# X-Test-User, else 401 (what Authelia answers an anonymous visitor).
+AUTH_HOST = "feature-auth"
+AUTH_CONF = """\
+server {
+    listen 9091 default_server;
+    location = /api/verify {
+        if ($http_x_test_user = "") {
+            return 401;
+        }
+        add_header Remote-User $http_x_test_user always;
+        add_header Remote-Groups admins always;
+        return 200;
+    }
+    location / {
+        return 404;
+    }
+}
+"""
+# site's `loopback` service (address: 127.0.0.1): a server inside the nginx container itself,
+# which no DNS name reaches.
+LOOPBACK_CONF = """\
+server {
+    listen 127.0.0.1:3001;
+    location / {
+        default_type text/plain;
+        return 200 "loopback uri=$request_uri\\n";
+    }
+}
+"""
 USER, PASSWORD = "feature", "correct horse"
 HTPASSWD = "/etc/nginx/htpasswd/features"
 STATIC_ROOT = "/srv/features/static"
@@ -70,7 +117,8 @@ server {
         add_header X-Backend $hostname always;
         return 200 "backend=$hostname uri=$request_uri host=$http_host \
 proto=$http_x_forwarded_proto upgrade=$http_upgrade connection=$http_connection \
-feature=$http_x_feature\\n";
+feature=$http_x_feature user=$http_remote_user groups=$http_remote_groups \
+rid=$http_x_request_id\\n";
     }
 }
 """
@@ -108,6 +156,14 @@ class Deployment:
     http_port: int
     https_port: int
     modern_only_https_port: int
+    stack: DockerStack
+    quic_port: int
+
+    def file_in_nginx(self, path: str) -> str:
+        exit_code, output = self.stack.wrapped("nginx").exec_run(["cat", path])
+        text = bytes(output).decode("utf-8", "replace")
+        assert exit_code == 0, text
+        return text
 
     def https(self, host: str, path: str = "/", **options: Any) -> Response:
         return send_request(self.https_port, host, path, tls=True, **options)
@@ -177,13 +233,13 @@ def echoed(response: Response) -> dict[str, str]:
     return dict(field.partition("=")[::2] for field in response.body.split())
 
 
-def start_echo_service(stack: DockerStack, host: str) -> None:
+def start_echo_service(stack: DockerStack, host: str, conf: str = ECHO_BACKEND_CONF) -> None:
     container = (
         DockerContainer(require_image(stack.client, BACKEND_IMAGE))
         .with_network(stack.network)
         .with_network_aliases(host)
         .with_kwargs(hostname=host)
-        .with_copy_into_container(ECHO_BACKEND_CONF.encode(), "/etc/nginx/conf.d/backend.conf")
+        .with_copy_into_container(conf.encode(), "/etc/nginx/conf.d/backend.conf")
     )
     # Registered before starting, so the stack removes it even if it fails to start.
     stack.containers[host] = container
@@ -197,6 +253,7 @@ def nginx_files(config: str) -> dict[str, bytes]:
     files[f"{STATIC_ROOT}/app/index.html"] = SPA_INDEX.encode()
     files[f"{STATIC_ROOT}/assets/site.css"] = STYLESHEET.encode()
     files[ACME_FILE] = ACME_TOKEN.encode()
+    files["/etc/nginx/conf.d/loopback-service.conf"] = LOOPBACK_CONF.encode()
     return files
 
 
@@ -215,10 +272,13 @@ def deployment(request: pytest.FixtureRequest, docker_client: Any) -> Iterator[D
     stack = DockerStack(docker_client, Network().create())
     try:
         for name, hosts in services.items():
-            if name != "gone":
+            if name != "gone" and site.services[name].address is None:
                 for host in hosts:
                     start_echo_service(stack, host)
-        stack.start_nginx(image, nginx_files(generated.text))
+        start_echo_service(stack, AUTH_HOST, AUTH_CONF)
+        # Docker turns IPv6 off on the interfaces of a container whose network has none: the
+        # [::] listeners bind all the same, but a request over ::1 needs it on.
+        stack.start_nginx(image, nginx_files(generated.text), udp_ports=(443,), sysctls=IPV6_ON)
         stack.start_nginx(image, nginx_files(modern_only.text), name=MODERN_ONLY)
         https_port, modern_only_port = stack.port("nginx", 443), stack.port(MODERN_ONLY, 443)
         wait_for(
@@ -240,6 +300,8 @@ def deployment(request: pytest.FixtureRequest, docker_client: Any) -> Iterator[D
             http_port=stack.port("nginx", 80),
             https_port=https_port,
             modern_only_https_port=modern_only_port,
+            stack=stack,
+            quic_port=stack.port("nginx", 443, "udp"),
         )
         yield deployed
         for name in ("nginx", MODERN_ONLY):
@@ -557,7 +619,237 @@ def test_raw_directives_take_effect(deployment: Deployment) -> None:
     assert deployment.https(SITE, "/").headers["content-type"] == "text/plain"
 
 
-@pytest.mark.parametrize("deployment", ["features-1.28"], indirect=True)
+# --- compression, logs, maintenance ------------------------------------------------------------
+
+
+def gzip_get(deployment: Deployment, path: str, accept: str | None) -> tuple[Response, bytes]:
+    """A GET whose body is kept as bytes (http.client does not decompress)."""
+    sock = socket.create_connection((LOOPBACK, deployment.https_port), REQUEST_TIMEOUT_SECONDS)
+    connection = http.client.HTTPConnection(LOOPBACK, timeout=REQUEST_TIMEOUT_SECONDS)
+    try:
+        connection.sock = tls_context().wrap_socket(sock, server_hostname=SITE)
+        headers = {"Host": SITE, "Connection": "close"}
+        if accept:
+            headers["Accept-Encoding"] = accept
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+        found = {name.lower(): value for name, value in response.getheaders()}
+        return Response(response.status, found, ""), body
+    finally:
+        connection.close()
+        sock.close()
+
+
+def test_text_responses_are_gzipped_with_vary(deployment: Deployment) -> None:
+    # The echo repeats the URI: long enough to pass gzip_min_length (256).
+    path = "/page?" + "x" * 600
+    compressed, body = gzip_get(deployment, path, "gzip")
+    assert compressed.headers.get("content-encoding") == "gzip", compressed
+    assert "Accept-Encoding" in compressed.headers["vary"], compressed
+    assert gzip.decompress(body).decode().startswith("backend=feature-web uri=/page?xxx")
+    plain, body = gzip_get(deployment, path, None)
+    assert "content-encoding" not in plain.headers, plain
+    assert body.decode().startswith("backend=feature-web")
+    # Below gzip_min_length the answer goes as it is.
+    short, _ = gzip_get(deployment, "/", "gzip")
+    assert "content-encoding" not in short.headers, short
+
+
+def test_json_access_log_has_upstream_timing_and_the_request_id(deployment: Deployment) -> None:
+    marker = f"/api/logged-{deployment.case}"
+    seen = echoed(deployment.https(SITE, marker))
+    entries = [
+        json.loads(line)
+        for line in deployment.file_in_nginx(SITE_LOG).splitlines()
+        if marker in line
+    ]
+    assert len(entries) == 1, entries
+    entry = entries[0]
+    assert (entry["status"], entry["uri"], entry["host"]) == (200, marker, SITE)
+    assert entry["upstream_status"] == "200"
+    assert entry["upstream_addr"].endswith(":3000"), entry
+    assert float(entry["upstream_response_time"]) >= 0
+    assert float(entry["request_time"]) >= 0
+    # The id the service received is the one logged: 32 hex digits from nginx's $request_id.
+    assert len(entry["request_id"]) == 32 and seen["rid"] == entry["request_id"], (seen, entry)
+
+
+def test_maintenance_answers_503_with_retry_after_except_to_allowed_addresses(
+    deployment: Deployment,
+) -> None:
+    paused = deployment.http(PAUSED, "/anything")
+    assert paused.status == 503, paused
+    assert paused.headers["retry-after"] == "90"
+    assert paused.headers["content-type"] == "text/html"
+    assert "<h1>Back soon</h1>" in paused.body
+    assert paused.headers["x-frame-options"] == "SAMEORIGIN"
+    # `plain` is in maintenance too, but its allow-list holds the Docker networks' addresses.
+    through = deployment.http(PLAIN, "/page")
+    assert echoed(through)["uri"] == "/page"
+    assert "retry-after" not in through.headers
+    # The service behind the paused environment is untouched: other environments reach it.
+    assert echoed(deployment.https(SITE, "/"))["backend"] == "feature-web"
+
+
+def test_every_server_listens_on_ipv6_too(deployment: Deployment) -> None:
+    nginx = deployment.stack.wrapped("nginx")
+    # `plain` answers 503 here: ::1 is outside its maintenance allow-list.
+    for port, host, status in [(80, SITE, "301"), (80, PLAIN, "503"), (80, UNKNOWN, None)]:
+        exit_code, output = nginx.exec_run(
+            ["perl", "-MIO::Socket::IP", "-e", IPV6_REQUEST, str(port), host]
+        )
+        text = bytes(output).decode("utf-8", "replace")
+        assert exit_code == 0, text
+        if status is None:  # the default server: 444, the connection closed unanswered
+            assert text == "", text
+        else:
+            assert text.startswith(f"HTTP/1.1 {status} "), text
+    redirect = nginx.exec_run(["perl", "-MIO::Socket::IP", "-e", IPV6_REQUEST, "80", SITE])
+    assert f"Location: https://{SITE}/v6?x=1" in bytes(redirect.output).decode()
+    # HTTPS on [::]:443 (no TLS client in the image: the listening socket is what is shown).
+    listening = deployment.file_in_nginx("/proc/net/tcp6")
+    ports = {line.split()[1].rsplit(":", 1)[1] for line in listening.splitlines()[1:]}
+    assert {"0050", "01BB"} <= ports, listening
+
+
+def http3_get(port: int, host: str, path: str) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/3 request over QUIC to 127.0.0.1:`port` (UDP), with aioquic."""
+
+    class Client(QuicConnectionProtocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.http = H3Connection(self._quic)
+            self.headers: list[tuple[bytes, bytes]] = []
+            self.body = b""
+            self.ended = asyncio.Event()
+
+        def quic_event_received(self, event: QuicEvent) -> None:
+            for received in self.http.handle_event(event):
+                if isinstance(received, HeadersReceived):
+                    self.headers += received.headers
+                elif isinstance(received, DataReceived):
+                    self.body += received.data
+                if isinstance(received, HeadersReceived | DataReceived) and received.stream_ended:
+                    self.ended.set()
+
+    async def get() -> tuple[int, dict[str, str], bytes]:
+        configuration = QuicConfiguration(
+            is_client=True, alpn_protocols=H3_ALPN, server_name=host, verify_mode=ssl.CERT_NONE
+        )
+        async with connect(
+            LOOPBACK, port, configuration=configuration, create_protocol=Client
+        ) as client:
+            assert isinstance(client, Client)
+            stream = client._quic.get_next_available_stream_id()
+            request = [
+                (b":method", b"GET"),
+                (b":scheme", b"https"),
+                (b":authority", host.encode()),
+                (b":path", path.encode()),
+            ]
+            client.http.send_headers(stream, request, end_stream=True)
+            client.transmit()
+            await asyncio.wait_for(client.ended.wait(), REQUEST_TIMEOUT_SECONDS)
+            headers = {name.decode(): value.decode() for name, value in client.headers}
+            return int(headers.pop(":status")), headers, client.body
+
+    return asyncio.run(get())
+
+
+@pytest.mark.parametrize(
+    "deployment", ["features-1.26", "features-1.28", "features-1.30"], indirect=True
+)
+def test_http3_answers_over_quic_and_is_announced(deployment: Deployment) -> None:
+    status, headers, body = http3_get(deployment.quic_port, SITE, "/h3?x=1")
+    assert status == 200, (headers, body)
+    seen = dict(field.partition("=")[::2] for field in body.decode().split())
+    assert (seen["backend"], seen["uri"], seen["proto"]) == ("feature-web", "/h3?x=1", "https")
+    assert headers["alt-svc"] == 'h3=":443"; ma=86400'
+    assert headers["strict-transport-security"] == "max-age=31536000"
+    # Over TCP the answer announces HTTP/3.
+    assert deployment.https(SITE, "/").headers["alt-svc"] == 'h3=":443"; ma=86400'
+    # Environments without http3 do not announce it.
+    assert "alt-svc" not in deployment.https(LOCKED, "/public/").headers
+
+
+# --- CORS ----------------------------------------------------------------------------------------
+
+APP_ORIGIN = "https://app.feature.test"
+
+
+def test_cors_preflight_is_answered_by_nginx_for_listed_origins_only(
+    deployment: Deployment,
+) -> None:
+    asking = {"Origin": APP_ORIGIN, "Access-Control-Request-Method": "PUT"}
+    preflight = deployment.https(SITE, "/cors/x", method="OPTIONS", headers=asking)
+    assert preflight.status == 204, preflight
+    assert preflight.headers["access-control-allow-origin"] == APP_ORIGIN
+    assert preflight.headers["access-control-allow-credentials"] == "true"
+    assert preflight.headers["access-control-allow-methods"] == "GET, POST, PUT, PATCH, DELETE"
+    assert preflight.headers["access-control-allow-headers"] == "Authorization, Content-Type"
+    assert preflight.headers["access-control-max-age"] == "600"
+    assert preflight.headers["vary"] == "Origin"
+    assert "x-backend" not in preflight.headers  # the service never saw it
+    evil = {"Origin": "https://evil.test", "Access-Control-Request-Method": "PUT"}
+    refused = deployment.https(SITE, "/cors/x", method="OPTIONS", headers=evil)
+    assert refused.status == 204
+    assert "access-control-allow-origin" not in refused.headers, refused
+
+
+def test_cors_answers_echo_only_listed_origins_and_keep_the_security_headers(
+    deployment: Deployment,
+) -> None:
+    allowed = deployment.https(SITE, "/cors/x", headers={"Origin": APP_ORIGIN})
+    assert echoed(allowed)["uri"] == "/cors/x"
+    assert allowed.headers["access-control-allow-origin"] == APP_ORIGIN
+    assert allowed.headers["access-control-allow-credentials"] == "true"
+    assert "Origin" in allowed.headers["vary"]
+    assert_headers(allowed, SITE_HEADERS)
+    other = deployment.https(SITE, "/cors/x", headers={"Origin": "https://evil.test"})
+    assert other.status == 200 and "access-control-allow-origin" not in other.headers, other
+    # `origins: ['*']`: every origin, no credentials, no Allow-Headers (headers: []).
+    anyone = deployment.https(SITE, "/anyone/", headers={"Origin": "https://evil.test"})
+    assert anyone.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in anyone.headers
+    preflight = deployment.https(SITE, "/anyone/", method="OPTIONS")
+    assert preflight.status == 204 and preflight.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-headers" not in preflight.headers
+
+
+# --- forward auth, services by address ---------------------------------------------------------
+
+
+def test_forward_auth_redirects_to_sign_in_and_passes_the_user_on(
+    deployment: Deployment,
+) -> None:
+    anonymous = deployment.https(SITE, "/sso/page?a=1")
+    assert anonymous.status == 302, anonymous
+    assert anonymous.headers["location"] == (
+        f"https://auth.feature.test/?rd=https://{SITE}/sso/page?a=1"
+    )
+    # A client cannot claim a user: the auth service's answer replaces its header.
+    signed_in = deployment.https(
+        SITE, "/sso/page", headers={"X-Test-User": "alice", "Remote-User": "mallory"}
+    )
+    seen = echoed(signed_in)
+    assert (seen["user"], seen["groups"], seen["uri"]) == ("alice", "admins", "/sso/page")
+    # Routes without auth do not ask the auth service, and add no user.
+    assert echoed(deployment.https(SITE, "/"))["user"] == ""
+
+
+def test_forward_auth_service_down_costs_only_its_routes(deployment: Deployment) -> None:
+    # nginx started although feature-auth-gone never existed; asking it fails with 500.
+    assert deployment.https(SITE, "/sso-down/").status == 500
+    assert deployment.https(SITE, "/").status == 200
+
+
+def test_service_by_ip_address_needs_no_dns(deployment: Deployment) -> None:
+    response = deployment.https(SITE, "/loopback/x?y=1")
+    assert (response.status, response.body) == (200, "loopback uri=/loopback/x?y=1\n"), response
+
+
+@pytest.mark.parametrize("deployment", ["features-1.28", "features-1.30"], indirect=True)
 def test_upstream_resolve_balances_over_every_host(deployment: Deployment) -> None:
     hosts = set(deployment.services["pool"])
     assert hosts == {"feature-pool-a", "feature-pool-b"}

@@ -40,6 +40,19 @@ BASE_ENVIRONMENT: dict[str, Any] = yaml.safe_load(
 )
 BASE_ENVIRONMENT["security_headers"]["x_frame_options"] = "DENY"
 BASE_ENVIRONMENT["routes"].append({"path": "^/v[0-9]+/", "match": "regex", "service": "api"})
+# A service by address and a route under forward auth (shop's basic auth rules out forward
+# auth for the whole environment: there it is given switched off, its values of the same types
+# as the route's, which reach the output).
+BASE_ENVIRONMENT["services"]["ip"] = {"address": "192.168.1.20", "port": 8080}
+FORWARD_AUTH = {
+    "url": "http://authelia:9091/api/verify",
+    "headers": ["Remote-User"],
+    "signin": "https://auth.example.test/?theme=dark",
+}
+BASE_ENVIRONMENT["routes"].append(
+    {"path": "/sso/", "service": "ip", "auth": FORWARD_AUTH, "access": {"allow": ["10.0.0.0/8"]}}
+)
+BASE_ENVIRONMENT["auth"] = {"enabled": False, **FORWARD_AUTH}
 # Route tests never reach the output: a hostile value is refused, or the output stays the same.
 BASE_ENVIRONMENT["tests"] = [
     {

@@ -102,7 +102,7 @@ def compose_document(plan: Plan, settings: Settings, service: str = "nginx") -> 
     ]
     proxy: dict[str, Any] = {
         "image": proxy_image(settings),
-        "ports": ["80:80", "443:443"] if https else ["80:80"],
+        "ports": _ports(plan, https),
         "volumes": volumes,
         "networks": ["default", PROXY_NETWORK],
     }
@@ -113,6 +113,13 @@ def compose_document(plan: Plan, settings: Settings, service: str = "nginx") -> 
         "services": {service: proxy},
         "networks": {PROXY_NETWORK: {"name": PROXY_NETWORK_NAME}},
     }
+
+
+def _ports(plan: Plan, https: bool) -> list[str]:
+    ports = ["80:80", "443:443"] if https else ["80:80"]
+    if any(environment.quic is not None for environment in plan.environments):
+        ports.append("443:443/udp")  # HTTP/3 (QUIC)
+    return ports
 
 
 def compose_service(plan: Plan, settings: Settings, service: str = "nginx") -> str:

@@ -14,6 +14,10 @@ UPSTREAM_RESOLVE = "1.27.3"
 HTTP2_DIRECTIVE = "1.25.1"
 # `ssl_reject_handshake on;` for the default HTTPS server.
 REJECT_HANDSHAKE = "1.19.4"
+# `listen … quic` and `http3 on;` (HTTP/3; nginx must also be built with the http_v3 module).
+HTTP3 = "1.25.0"
+# `add_header_inherit merge;`: a location's add_header adds to the server's instead of hiding them.
+ADD_HEADER_INHERIT = "1.29.3"
 # ssl_protocols chosen after SNI, per server.
 PER_SERVER_PROTOCOLS = "1.29.2"
 

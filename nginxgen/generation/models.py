@@ -203,6 +203,24 @@ Message = Annotated[
 ]
 Strategy = Literal["auto", "variable", "upstream-resolve"]
 Platform = Literal["compose", "swarm"]
+ORIGIN_PATTERN = r"^(\*|https?://[a-z0-9.-]+(:[0-9]{1,5})?)$"
+METHOD_PATTERN = r"^[A-Z]{1,20}$"
+# Service URLs (forward auth): plain characters only, nothing nginx reads as syntax.
+URL_PATTERN = r"^https?://[A-Za-z0-9._-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/%+:@!,=-]*)?$"
+# Sign-in page: a query string too (`?`, `&`); nginxgen appends the `rd` parameter.
+SIGNIN_PATTERN = r"^https?://[A-Za-z0-9._-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/%+:@!,=?&-]*)?$"
+PATTERN_MEANINGS.update(
+    {
+        ORIGIN_PATTERN: "an origin such as https://app.example.com (lowercase, no path) or *",
+        METHOD_PATTERN: "an HTTP method in capitals, such as GET",
+        URL_PATTERN: "a URL such as http://authelia:9091/api/verify",
+        SIGNIN_PATTERN: "a URL such as https://auth.example.com/",
+    }
+)
+Origin = Annotated[str, StringConstraints(pattern=ORIGIN_PATTERN, max_length=300)]
+Method = Annotated[str, StringConstraints(pattern=METHOD_PATTERN)]
+ServiceUrl = Annotated[str, StringConstraints(pattern=URL_PATTERN, max_length=2000)]
+SigninUrl = Annotated[str, StringConstraints(pattern=SIGNIN_PATTERN, max_length=2000)]
 
 
 def _check_network(value: str) -> str:
@@ -215,6 +233,16 @@ def _check_network(value: str) -> str:
 
 
 Network = Annotated[str, AfterValidator(_check_network)]
+
+
+def _check_ip_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address such as 172.17.0.1 or fd00::1") from None
+
+
+IpAddress = Annotated[str, AfterValidator(_check_ip_address)]
 
 
 def _check_regex(value: str) -> str:
@@ -267,16 +295,24 @@ class Service(StrictModel):
         min_length=1,
         description="several replicas, load-balanced (needs the upstream-resolve strategy)",
     )
+    address: IpAddress | None = Field(
+        default=None,
+        description="an IP address (no DNS): a service on the host or outside Docker",
+    )
     port: Port = Field(description="TCP port the service listens on")
 
     @model_validator(mode="after")
     def _one_kind_of_host(self) -> Service:
-        if (self.host is None) == (self.hosts is None):
-            raise ValueError("give either host or hosts")
+        given = [self.host, self.hosts, self.address]
+        if sum(value is not None for value in given) != 1:
+            raise ValueError("give one of host, hosts or address")
         return self
 
     @property
     def addresses(self) -> tuple[str, ...]:
+        if self.address is not None:
+            # An IPv6 literal takes brackets before its port.
+            return (f"[{self.address}]" if ":" in self.address else self.address,)
         return tuple(self.hosts) if self.hosts is not None else (str(self.host),)
 
 
@@ -331,6 +367,55 @@ class Static(StrictModel):
     )
 
 
+class Cors(StrictModel):
+    """Cross-origin requests to a route: nginx answers the preflight and echoes listed origins."""
+
+    origins: list[Origin] = Field(
+        min_length=1, description="origins allowed, e.g. https://app.example.com; or ['*']"
+    )
+    methods: list[Method] = Field(
+        default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE"],
+        min_length=1,
+        description="Access-Control-Allow-Methods",
+    )
+    headers: list[HeaderName] = Field(
+        default_factory=lambda: ["Authorization", "Content-Type"],
+        description="Access-Control-Allow-Headers",
+    )
+    credentials: bool = Field(default=False, description="Access-Control-Allow-Credentials")
+    max_age: int = Field(default=600, ge=0, le=86400, description="seconds a preflight is cached")
+
+    @model_validator(mode="after")
+    def _wildcard_rules(self) -> Cors:
+        if "*" in self.origins and len(self.origins) > 1:
+            raise ValueError("'*' allows every origin: give it alone")
+        if "*" in self.origins and self.credentials:
+            raise ValueError("browsers refuse '*' with credentials: list the origins instead")
+        return self
+
+
+class ForwardAuth(StrictModel):
+    """Forward auth (Authelia, Authentik, oauth2-proxy): nginx asks `url` about every request."""
+
+    enabled: bool = Field(default=True, description="false: this route is not asked about")
+    url: ServiceUrl | None = Field(
+        default=None, description="the auth service's verify endpoint, resolved per request"
+    )
+    headers: list[HeaderName] = Field(
+        default_factory=list,
+        description="response headers of the auth service passed on to the service",
+    )
+    signin: SigninUrl | None = Field(
+        default=None, description="where a 401 is redirected (with ?rd=<original URL>)"
+    )
+
+    @model_validator(mode="after")
+    def _needs_url(self) -> ForwardAuth:
+        if self.enabled and self.url is None:
+            raise ValueError("give the url of the auth service (or auth: false)")
+        return self
+
+
 class Route(StrictModel):
     """A URL prefix (or exact path, or regex) sent to one service or served from files."""
 
@@ -360,6 +445,10 @@ class Route(StrictModel):
     access: Access | None = Field(default=None, description="replaces the environment's access")
     raw: Annotated[list[str], _raw_for("location")] = Field(
         default_factory=list, description="extra directives for this location, e.g. 'gzip on'"
+    )
+    cors: Cors | None = Field(default=None, description="cross-origin requests to this route")
+    auth: Annotated[ForwardAuth | None, BeforeValidator(_toggle)] = Field(
+        default=None, description="forward auth for this route; false: none here"
     )
 
     @field_validator("path")
@@ -576,6 +665,35 @@ class RouteTest(StrictModel):
         return parse_request(self.request)
 
 
+class Compression(StrictModel):
+    """gzip for text responses (Debian's nginx has no brotli module: none is generated)."""
+
+    enabled: bool = True
+    level: int = Field(default=5, ge=1, le=9, description="gzip_comp_level")
+    min_length: int = Field(default=256, ge=0, description="smaller responses go uncompressed")
+
+
+class Log(StrictModel):
+    """The environment's access log; JSON carries the upstream, its timing and a request id."""
+
+    enabled: bool = Field(default=True, description="false: no access log (access_log off)")
+    format: Literal["combined", "json"] = "combined"
+    path: FilePath = Field(
+        default="/var/log/nginx/access.log", description="file inside the nginx container"
+    )
+
+
+class Maintenance(StrictModel):
+    """503 with Retry-After for everyone but `allow`; the services are not touched."""
+
+    enabled: bool = True
+    message: Message = "Down for maintenance"
+    retry_after: int = Field(default=120, ge=0, le=604800, description="seconds")
+    allow: list[Network] = Field(
+        default_factory=list, description="addresses that still reach the services"
+    )
+
+
 class Environment(StrictModel):
     """One environment file: `environments/<name>.yaml`."""
 
@@ -612,6 +730,21 @@ class Environment(StrictModel):
     )
     raw: Annotated[list[str], _raw_for("server")] = Field(
         default_factory=list, description="extra directives for the HTTPS server"
+    )
+    compression: Annotated[Compression, BeforeValidator(_toggle)] = Field(
+        default_factory=Compression, description="gzip for text types; false: off"
+    )
+    log: Annotated[Log | None, BeforeValidator(_toggle)] = Field(
+        default=None, description="access log of this environment [default: nginx.conf's]"
+    )
+    maintenance: Annotated[Maintenance | None, BeforeValidator(_toggle)] = Field(
+        default=None, description="answer 503 to everyone but maintenance.allow"
+    )
+    auth: ForwardAuth | None = Field(default=None, description="forward auth for every route")
+    http3: bool = Field(
+        default=False,
+        description="HTTP/3 (QUIC) on UDP 443 beside HTTPS, announced by Alt-Svc "
+        "(nginx >= 1.25 with the http_v3 module)",
     )
     tests: list[RouteTest] = Field(
         default_factory=list,
@@ -675,6 +808,11 @@ class Settings(StrictModel):
     )
     check: CheckSettings = Field(
         default_factory=CheckSettings, description="how `nginxgen check` runs nginx"
+    )
+    ipv6: bool = Field(
+        default=False,
+        description="listen on [::] beside every IPv4 listen (nginx fails to start on a kernel "
+        "without IPv6)",
     )
 
     @field_validator("nginx_version", mode="before")

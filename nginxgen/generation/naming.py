@@ -32,3 +32,21 @@ def reached_host(host: str, platform: str, strategy: str) -> str:
     if platform == "swarm" and strategy == "upstream-resolve":
         return f"{SWARM_TASKS_PREFIX}{host}"
     return host
+
+
+def cors_variable(environment: str, index: int) -> str:
+    return f"nginxgen_cors_{variable_part(environment)}_{index}"
+
+
+def maintenance_variable(environment: str) -> str:
+    return f"nginxgen_maintenance_{variable_part(environment)}"
+
+
+def auth_variable(environment: str, scope: str) -> str:
+    return f"nginxgen_auth_{variable_part(environment)}_{scope}"
+
+
+def auth_header_variable(header: str) -> str:
+    """Where `auth_request_set` keeps an auth response header (per request, so one name serves
+    every environment)."""
+    return f"nginxgen_auth_{variable_part(header)}"

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from nginxgen.core.errors import ConfigError, Problem
 from nginxgen.core.facts import DOCKER_RESOLVER
 from nginxgen.core.versions import (
+    ADD_HEADER_INHERIT,
     HTTP2_DIRECTIVE,
+    HTTP3,
     PER_SERVER_PROTOCOLS,
     REJECT_HANDSHAKE,
     UPSTREAM_RESOLVE,
@@ -24,25 +26,35 @@ from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.models import (
     Access,
     Environment,
+    ForwardAuth,
     Route,
     Settings,
     Timeouts,
     effective_strategy,
 )
 from nginxgen.generation.naming import (
+    auth_header_variable,
+    auth_variable,
+    cors_variable,
+    maintenance_variable,
     rate_limit_zone,
     reached_host,
     upstream_name,
     upstream_variable,
 )
 from nginxgen.generation.plan_types import (
+    AccessLogPlan,
     AccessPlan,
+    AuthPlan,
+    CompressionPlan,
+    CorsPlan,
     EnvironmentPlan,
     ErrorPage,
     Failover,
     Header,
     Listen,
     Location,
+    MaintenancePlan,
     Plan,
     Proxy,
     RateLimitPlan,
@@ -53,6 +65,38 @@ from nginxgen.generation.plan_types import (
 from nginxgen.generation.rules import check_environments
 
 CONNECTION_UPGRADE_VARIABLE = "nginxgen_connection_upgrade"
+JSON_LOG_FORMAT = "nginxgen_json"
+# Compressible types besides text/html, which gzip always covers (listing it is an error).
+COMPRESSED_TYPES = (
+    "application/atom+xml",
+    "application/javascript",
+    "application/json",
+    "application/ld+json",
+    "application/manifest+json",
+    "application/rss+xml",
+    "application/wasm",
+    "application/xml",
+    "image/svg+xml",
+    "text/css",
+    "text/javascript",
+    "text/plain",
+    "text/xml",
+)
+MAINTENANCE_LOCATION = "/.nginxgen/maintenance"
+ALT_SVC = 'h3=":443"; ma=86400'
+
+AUTH_LOCATION = "/.nginxgen/auth"
+# Headers an auth service (Authelia, Authentik, oauth2-proxy) reads to know what was asked.
+_AUTH_REQUEST_HEADERS = (
+    Header("Content-Length", '""'),
+    Header("X-Original-URL", "$scheme://$http_host$request_uri"),
+    Header("X-Original-Method", "$request_method"),
+    Header("X-Forwarded-Method", "$request_method"),
+    Header("X-Forwarded-Proto", "$scheme"),
+    Header("X-Forwarded-Host", "$http_host"),
+    Header("X-Forwarded-Uri", "$request_uri"),
+    Header("X-Forwarded-For", "$proxy_add_x_forwarded_for"),
+)
 
 WEBSOCKET_READ_TIMEOUT = "1h"  # nginx's 60 s default closes idle websockets
 
@@ -138,6 +182,8 @@ def _server_headers(model: Environment) -> tuple[Header, ...]:
         value += "; includeSubDomains" if hsts.include_subdomains else ""
         value += "; preload" if hsts.preload else ""
         headers.append(Header("Strict-Transport-Security", value, literal=True))
+    if model.http3 and model.tls.enabled:
+        headers.append(Header("Alt-Svc", ALT_SVC, literal=True))
     return tuple(headers)
 
 
@@ -162,6 +208,24 @@ def _strip_prefix(route: Route) -> str | None:
     return f"^{prefix}/?(.*)$"
 
 
+def _route_auth(model: Environment, route: Route) -> ForwardAuth | None:
+    """The forward auth a route is under: its own, else the environment's (unless `auth: false`)."""
+    if route.auth is not None:
+        return route.auth if route.auth.enabled else None
+    return model.auth
+
+
+def _feature_headers(model: Environment, route: Route) -> tuple[Header, ...]:
+    """Headers the features add to the request: the auth service's answers, the request id."""
+    auth = _route_auth(model, route)
+    copied = tuple(
+        Header(name, f"${auth_header_variable(name)}") for name in (auth.headers if auth else ())
+    )
+    log = model.log
+    request_id = (Header("X-Request-ID", "$request_id"),) if log and log.enabled else ()
+    return copied + request_id
+
+
 def _proxy(environment: LoadedEnvironment, route: Route, strategy: str) -> Proxy:
     assert route.service is not None
     service = environment.model.services[route.service]
@@ -174,6 +238,12 @@ def _proxy(environment: LoadedEnvironment, route: Route, strategy: str) -> Proxy
     connection = f"${CONNECTION_UPGRADE_VARIABLE}" if route.websocket else ("" if pooled else None)
     extra = _literal(route.request_headers)
     overridden = {header.name.lower() for header in extra}
+    features = tuple(
+        header
+        for header in _feature_headers(environment.model, route)
+        if header.name.lower() not in overridden
+    )
+    overridden |= {header.name.lower() for header in features}
     headers = tuple(header for header in _PROXY_HEADERS if header.name.lower() not in overridden)
     if route.websocket:
         headers += (Header("Upgrade", "$http_upgrade"),)
@@ -187,7 +257,7 @@ def _proxy(environment: LoadedEnvironment, route: Route, strategy: str) -> Proxy
         websocket=route.websocket,
         http11=pooled or route.websocket,
         connection=connection,
-        headers=headers + extra,
+        headers=headers + features + extra,
         strip_prefix=_strip_prefix(route),
         timeouts=_timeout_directives(timeouts),
         buffering=route.buffering,
@@ -213,12 +283,16 @@ def _resolver(model: Environment, settings: Settings) -> Resolver:
     )
 
 
-def _location(environment: LoadedEnvironment, route: Route, index: int, strategy: str) -> Location:
+def _location(
+    environment: LoadedEnvironment, route: Route, index: int, strategy: str, merge: bool = False
+) -> Location:
+    """`merge`: the target nginx merges the server's add_headers in (add_header_inherit)."""
     model = environment.model
     modifier = {"prefix": "", "exact": "=", "regex": "~"}[route.match]
     static = route.static
     limit = route.rate_limit
-    own_headers = _literal(route.response_headers)
+    cors = _cors(environment.name, route, index)
+    own_headers = _cors_headers(cors) + _literal(route.response_headers)
     return Location(
         modifier=modifier,
         path=route.path,
@@ -238,9 +312,95 @@ def _location(environment: LoadedEnvironment, route: Route, index: int, strategy
             else None
         ),
         access=_access(route.access, model.access),
-        # add_header in a location hides every add_header of the server: repeat them here.
-        response_headers=(_server_headers(model) + own_headers) if own_headers else (),
+        # add_header in a location hides every add_header of the server: repeat them here,
+        # unless `add_header_inherit merge` adds them.
+        response_headers=(
+            own_headers if merge or not own_headers else _server_headers(model) + own_headers
+        ),
         raw=tuple(route.raw),
+        cors=cors,
+        auth=_auth(environment.name, f"route{index}", route.auth) if route.auth else None,
+        auth_off=bool(route.auth and not route.auth.enabled and model.auth),
+    )
+
+
+def _cors(environment: str, route: Route, index: int) -> CorsPlan | None:
+    cors = route.cors
+    if cors is None:
+        return None
+    variable = None if cors.origins == ["*"] else cors_variable(environment, index)
+    return CorsPlan(
+        variable=variable,
+        origins=tuple(cors.origins),
+        allow_origin=f"${variable}" if variable else '"*"',
+        methods=", ".join(cors.methods),
+        headers=", ".join(cors.headers),
+        credentials=cors.credentials,
+        max_age=cors.max_age,
+    )
+
+
+def _cors_headers(cors: CorsPlan | None) -> tuple[Header, ...]:
+    """On every answer of a CORS route; an origin not listed maps to "", which nginx omits."""
+    if cors is None:
+        return ()
+    headers = [Header("Access-Control-Allow-Origin", cors.allow_origin)]
+    if cors.credentials:
+        headers.append(Header("Access-Control-Allow-Credentials", "true"))
+    if cors.variable:
+        headers.append(Header("Vary", "Origin"))
+    return tuple(headers)
+
+
+def _auth(environment: str, scope: str, auth: ForwardAuth) -> AuthPlan | None:
+    if not auth.enabled or auth.url is None:
+        return None
+    signin = None
+    if auth.signin:
+        separator = "&" if "?" in auth.signin else "?"
+        signin = f"{auth.signin}{separator}rd=$scheme://$http_host$request_uri"
+    return AuthPlan(
+        location=f"{AUTH_LOCATION}/{scope}",
+        variable=auth_variable(environment, scope),
+        url=auth.url,
+        signin=signin,
+        copied=tuple(
+            (auth_header_variable(name), "upstream_http_" + name.lower().replace("-", "_"))
+            for name in auth.headers
+        ),
+        request_headers=_AUTH_REQUEST_HEADERS,
+    )
+
+
+def _compression(model: Environment) -> CompressionPlan | None:
+    compression = model.compression
+    if not compression.enabled:
+        return None
+    return CompressionPlan(compression.level, compression.min_length, COMPRESSED_TYPES)
+
+
+def _access_log(model: Environment) -> AccessLogPlan | None:
+    log = model.log
+    if log is None:
+        return None
+    if not log.enabled:
+        return AccessLogPlan(None, "")
+    return AccessLogPlan(log.path, JSON_LOG_FORMAT if log.format == "json" else "combined")
+
+
+def _maintenance(environment: LoadedEnvironment, merge: bool) -> MaintenancePlan | None:
+    model = environment.model
+    maintenance = model.maintenance
+    if maintenance is None or not maintenance.enabled:
+        return None
+    page = _page(503, model.unavailable.format, maintenance.message)
+    return MaintenancePlan(
+        variable=maintenance_variable(environment.name) if maintenance.allow else None,
+        allow=tuple(maintenance.allow),
+        location=MAINTENANCE_LOCATION,
+        page=page,
+        headers=(() if merge else _server_headers(model))
+        + (Header("Retry-After", str(maintenance.retry_after), literal=True),),
     )
 
 
@@ -260,16 +420,20 @@ def _literal(headers: dict[str, str]) -> tuple[Header, ...]:
 
 def _error_page(model: Environment) -> ErrorPage:
     page = model.unavailable
-    if page.format == "json":
+    return _page(page.status, page.format, page.message)
+
+
+def _page(status: int, page_format: str, message: str) -> ErrorPage:
+    if page_format == "json":
         body = json.dumps(
-            {"status": page.status, "error": page.message},
+            {"status": status, "error": message},
             separators=(",", ":"),
             ensure_ascii=False,
         )
-        return ErrorPage(page.status, "application/json", body)
-    title = f"{page.status} {page.message}"
-    body = f"<!doctype html><title>{title}</title><h1>{page.message}</h1>"
-    return ErrorPage(page.status, "text/html", body)
+        return ErrorPage(status, "application/json", body)
+    title = f"{status} {message}"
+    body = f"<!doctype html><title>{title}</title><h1>{message}</h1>"
+    return ErrorPage(status, "text/html", body)
 
 
 def _upstreams(
@@ -305,7 +469,9 @@ def _route_order(route: Route) -> tuple[int, str]:
     return (kind, route.path if kind < 2 else "")
 
 
-def _plan_environment(environment: LoadedEnvironment, settings: Settings) -> EnvironmentPlan:
+def _plan_environment(
+    environment: LoadedEnvironment, settings: Settings, quic: str | None = None
+) -> EnvironmentPlan:
     model = environment.model
     strategy = effective_strategy(model, settings)
     routes = sorted(model.routes, key=_route_order)
@@ -315,6 +481,12 @@ def _plan_environment(environment: LoadedEnvironment, settings: Settings) -> Env
     scheme = "https" if model.tls.enabled else "http"
     proxied = any(route.service for route in routes)
     resolver = _resolver(model, settings)
+    merge = at_least(settings.nginx_version, ADD_HEADER_INHERIT)
+    locations = tuple(
+        _location(environment, route, index, strategy, merge) for index, route in enumerate(routes)
+    )
+    auth = _auth(environment.name, "server", model.auth) if model.auth else None
+    route_auths = tuple(location.auth for location in locations if location.auth)
     return EnvironmentPlan(
         name=environment.name,
         source=source_name(environment),
@@ -334,10 +506,15 @@ def _plan_environment(environment: LoadedEnvironment, settings: Settings) -> Env
         failover=FAILOVER if proxied else None,
         error_page=_error_page(model) if proxied else None,
         upstreams=_upstreams(environment, strategy, settings, resolver),
-        locations=tuple(
-            _location(environment, route, index, strategy) for index, route in enumerate(routes)
-        ),
+        locations=locations,
         raw=tuple(model.raw),
+        compression=_compression(model),
+        access_log=_access_log(model),
+        maintenance=_maintenance(environment, merge),
+        auth=auth,
+        auth_locations=((auth,) if auth else ()) + route_auths,
+        quic=quic,
+        merge_headers=merge,
     )
 
 
@@ -351,6 +528,8 @@ def _required_version(
         needs.append(HTTP2_DIRECTIVE)
     if any(env.strategy == "upstream-resolve" for env in plan_environments):
         needs.append(UPSTREAM_RESOLVE)
+    if any(env.quic is not None for env in plan_environments):
+        needs.append(HTTP3)
     return max(needs, key=parse_version)
 
 
@@ -410,11 +589,15 @@ def build_plan(
     problems = [*loading_problems, *check_environments(ordered, settings)]
     if problems:
         raise ConfigError(problems)
-    planned = tuple(_plan_environment(environment, settings) for environment in ordered)
+    default_quic = settings.default_server and any(env.model.http3 for env in ordered)
+    planned = tuple(
+        _plan_environment(environment, settings, quic)
+        for environment, quic in zip(ordered, _quic_parameters(ordered, default_quic), strict=True)
+    )
     locations = [location for env in planned for location in env.locations]
     websocket = any(location.proxy and location.proxy.websocket for location in locations)
     http2_directive = at_least(settings.nginx_version, HTTP2_DIRECTIVE)
-    listen = Listen(http2_directive, "ssl" if http2_directive else "ssl http2")
+    listen = Listen(http2_directive, "ssl" if http2_directive else "ssl http2", settings.ipv6)
     https = any(env.tls for env in planned)
     return Plan(
         sources=tuple(env.source for env in planned),
@@ -434,5 +617,55 @@ def build_plan(
         connection_upgrade_variable=CONNECTION_UPGRADE_VARIABLE if websocket else None,
         rate_limits=tuple(location.rate_limit for location in locations if location.rate_limit),
         environments=planned,
-        warnings=tuple(_profile_warnings(ordered, settings)),
+        warnings=tuple(_profile_warnings(ordered, settings)) + tuple(_host_warnings(ordered)),
+        json_log_format=(
+            JSON_LOG_FORMAT
+            if any(env.access_log and env.access_log.format == JSON_LOG_FORMAT for env in planned)
+            else None
+        ),
+        maintenance_geos=tuple(
+            env.maintenance for env in planned if env.maintenance and env.maintenance.variable
+        ),
+        cors_maps=tuple(
+            location.cors for location in locations if location.cors and location.cors.variable
+        ),
+        default_quic=default_quic,
     )
+
+
+def _quic_parameters(
+    environments: Sequence[LoadedEnvironment], default_quic: bool
+) -> list[str | None]:
+    """`reuseport` may appear once per address and port: on the default server if there is
+    one, else on the first environment with HTTP/3."""
+    parameters: list[str | None] = []
+    reuseport_given = default_quic
+    for environment in environments:
+        if not environment.model.http3:
+            parameters.append(None)
+            continue
+        parameters.append("" if reuseport_given else "reuseport")
+        reuseport_given = True
+    return parameters
+
+
+# Names Docker Desktop (or `extra_hosts: host-gateway`) puts in /etc/hosts, which nginx's
+# resolver never reads: through Docker's DNS they resolve on Docker Desktop at best.
+_HOSTS_FILE_NAMES = re.compile(r"localhost|(.+\.)?docker\.internal")
+
+
+def _host_warnings(environments: Sequence[LoadedEnvironment]) -> list[Problem]:
+    return [
+        environment.source.problem(
+            ("services", name, "host" if service.host else "hosts"),
+            f"warning: {host!r} looks like a name from /etc/hosts (extra_hosts, Docker Desktop), "
+            "which nginx's resolver does not read: it asks Docker's DNS on every request; give "
+            "the service an IP address instead (address: 172.17.0.1, the host on Docker's "
+            "default bridge)",
+        )
+        for environment in environments
+        for name, service in environment.model.services.items()
+        if service.address is None
+        for host in service.addresses
+        if _HOSTS_FILE_NAMES.fullmatch(host)
+    ]

@@ -83,6 +83,34 @@ class RateLimitPlan:
 
 
 @dataclass(frozen=True)
+class CorsPlan:
+    """CORS of one route: `variable` is the origin map's (None: every origin, `*`)."""
+
+    variable: str | None
+    origins: tuple[str, ...]
+    allow_origin: str
+    methods: str
+    headers: str
+    credentials: bool
+    max_age: int
+
+
+@dataclass(frozen=True)
+class AuthPlan:
+    """Forward auth: an internal location proxying to `url` through `variable`, asked by
+    `auth_request`; `copied` holds (variable, auth response header) pairs; `signin` the
+    redirect target of a 401 (with the original URL appended)."""
+
+    location: str
+    variable: str
+    url: str
+    signin: str | None
+    copied: tuple[tuple[str, str], ...]
+    # What the auth service is told about the request (nginx expressions).
+    request_headers: tuple[Header, ...] = ()
+
+
+@dataclass(frozen=True)
 class Location:
     modifier: str
     path: str
@@ -95,6 +123,10 @@ class Location:
     access: AccessPlan | None
     response_headers: tuple[Header, ...]
     raw: tuple[str, ...]
+    cors: CorsPlan | None = None
+    # Forward auth asked here (the route's own), or `auth_off` to undo the environment's.
+    auth: AuthPlan | None = None
+    auth_off: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +144,33 @@ class ErrorPage:
     status: int
     content_type: str
     body: str
+
+
+@dataclass(frozen=True)
+class CompressionPlan:
+    level: int
+    min_length: int
+    types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AccessLogPlan:
+    """`access_log PATH FORMAT;`, or `access_log off;` when `path` is None."""
+
+    path: str | None
+    format: str
+
+
+@dataclass(frozen=True)
+class MaintenancePlan:
+    """Every request is rewritten to an internal location answering 503, unless the client's
+    address is in `allow` (a `geo` into `variable`)."""
+
+    variable: str | None
+    allow: tuple[str, ...]
+    location: str
+    page: ErrorPage
+    headers: tuple[Header, ...]
 
 
 @dataclass(frozen=True)
@@ -137,6 +196,17 @@ class EnvironmentPlan:
     upstreams: tuple[Upstream, ...]
     locations: tuple[Location, ...]
     raw: tuple[str, ...]
+    compression: CompressionPlan | None = None
+    access_log: AccessLogPlan | None = None
+    maintenance: MaintenancePlan | None = None
+    auth: AuthPlan | None = None
+    # Every forward auth of the environment (its own and its routes'): the internal locations.
+    auth_locations: tuple[AuthPlan, ...] = ()
+    # HTTP/3: None, or the parameters after `listen 443 quic` ("" or "reuseport": one server
+    # per address and port carries reuseport).
+    quic: str | None = None
+    # nginx >= 1.29.3: `add_header_inherit merge;`, and locations no longer repeat the headers.
+    merge_headers: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,6 +222,8 @@ class Listen:
 
     http2_directive: bool
     https_parameters: str
+    # Every listen repeated on [::] (`ipv6: true` in nginxgen.yaml).
+    ipv6: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,3 +245,9 @@ class Plan:
     environments: tuple[EnvironmentPlan, ...]
     # What the output cannot do as the files ask, on the target nginx; rendered all the same.
     warnings: tuple[Problem, ...] = ()
+    # http-level blocks of the features: the JSON log format, maintenance geos, CORS maps.
+    json_log_format: str | None = None
+    maintenance_geos: tuple[MaintenancePlan, ...] = ()
+    cors_maps: tuple[CorsPlan, ...] = ()
+    # The default HTTPS server answers QUIC too, and carries reuseport.
+    default_quic: bool = False

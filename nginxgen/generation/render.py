@@ -29,7 +29,10 @@ def single_quoted(value: str) -> str:
 
 
 def header_value(header: Header) -> str:
-    return quoted(header.value) if header.literal else header.value
+    if not header.literal:
+        return header.value
+    # Only nginxgen's own values hold a double quote (Alt-Svc); the user's never do.
+    return single_quoted(header.value) if '"' in header.value else quoted(header.value)
 
 
 @cache

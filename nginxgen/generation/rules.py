@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from nginxgen.core.errors import Problem
 from nginxgen.core.facts import SWARM_TASKS_PREFIX
-from nginxgen.core.versions import UPSTREAM_RESOLVE
+from nginxgen.core.versions import HTTP3, UPSTREAM_RESOLVE, at_least
 from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.models import (
     NAME_PATTERN,
@@ -157,6 +157,43 @@ def route_paths_unique(environment: LoadedEnvironment, settings: Settings) -> It
         seen.setdefault(key, index)
 
 
+def forward_auth_not_beside_basic_auth(
+    environment: LoadedEnvironment, settings: Settings
+) -> Iterator[Problem]:
+    """Both answer 401: the sign-in redirect would swallow the password prompt."""
+    model = environment.model
+    basic = model.access.basic_auth if model.access else None
+    if model.auth and model.auth.enabled and basic:
+        yield environment.source.problem(
+            ("auth",), "forward auth and access.basic_auth cannot protect the same routes"
+        )
+        return
+    for index, route in enumerate(model.routes):
+        auth = route.auth if route.auth is not None else model.auth
+        route_basic = route.access.basic_auth if route.access else basic
+        if auth and auth.enabled and route_basic:
+            yield environment.source.problem(
+                ("routes", index, "auth" if route.auth else "access"),
+                "forward auth and basic_auth cannot protect the same route",
+            )
+
+
+def http3_needs_tls_and_nginx_1_25(
+    environment: LoadedEnvironment, settings: Settings
+) -> Iterator[Problem]:
+    model = environment.model
+    if not model.http3:
+        return
+    if not model.tls.enabled:
+        yield environment.source.problem(("http3",), "HTTP/3 needs TLS (tls is false)")
+    if not at_least(settings.nginx_version, HTTP3):
+        yield environment.source.problem(
+            ("http3",),
+            f"HTTP/3 needs nginx >= {HTTP3} built with the http_v3 module, but nginx_version "
+            f"is {settings.nginx_version} (nginxgen.yaml)",
+        )
+
+
 ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
     environment_name,
     strategy_fits_version,
@@ -167,6 +204,8 @@ ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
     domains_unique,
     routes_name_defined_services,
     route_paths_unique,
+    forward_auth_not_beside_basic_auth,
+    http3_needs_tls_and_nginx_1_25,
 )
 
 
