@@ -203,7 +203,9 @@ Message = Annotated[
 ]
 Strategy = Literal["auto", "variable", "upstream-resolve"]
 Platform = Literal["compose", "swarm"]
-ORIGIN_PATTERN = r"^(\*|https?://[a-z0-9.-]+(:[0-9]{1,5})?)$"
+# Labels as in DNS (no empty label, no '-' at either end): Rust's regex has no look-around.
+_ORIGIN_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+ORIGIN_PATTERN = rf"^(\*|https?://({_ORIGIN_LABEL}\.)*{_ORIGIN_LABEL}(:[0-9]{{1,5}})?)$"
 METHOD_PATTERN = r"^[A-Z]{1,20}$"
 # Service URLs (forward auth): plain characters only, nothing nginx reads as syntax.
 URL_PATTERN = r"^https?://[A-Za-z0-9._-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/%+:@!,=-]*)?$"
