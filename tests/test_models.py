@@ -285,3 +285,12 @@ def test_the_json_schema_forbids_unknown_keys_and_lists_required_fields() -> Non
     assert schema["additionalProperties"] is False
     assert {"domains", "services", "routes"} <= set(schema["required"])
     assert "tls" not in schema["required"]
+
+
+@pytest.mark.parametrize(
+    "origin", ["https://.shop.example.test", "https://a..b", "https://-a.b", "https://a.b."]
+)
+def test_a_cors_origin_is_a_dns_name(origin: str) -> None:
+    # Found by the property tests: an empty label passed and sorted the CORS map differently.
+    with pytest.raises(ValidationError):
+        Route.model_validate({"path": "/api/", "service": "api", "cors": {"origins": [origin]}})
