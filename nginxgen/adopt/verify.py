@@ -263,7 +263,7 @@ def _wait_until_running(container: Any) -> None:
             return
         if container.status == "exited" or time.monotonic() >= deadline:
             logs = bytes(container.logs()).decode("utf-8", "replace")
-            raise UsageError(f"echo backend did not start in {container.image.tags}:\n{logs}")
+            raise UsageError(f"echo backend did not start in {container.image.tags}:", details=logs)
         time.sleep(0.1)
 
 
@@ -279,7 +279,7 @@ def _wait_until_listening(container: Any, ready: Probe | None) -> None:
         container.reload()
         if container.status == "exited":
             logs = bytes(container.logs()).decode("utf-8", "replace")
-            raise UsageError(f"nginx did not start in {container.image.tags}:\n{logs}")
+            raise UsageError(f"nginx did not start in {container.image.tags}:", details=logs)
         # Docker's port proxy accepts connections before nginx listens: wait for an answer.
         with suppress(KeyError, TypeError, IndexError):
             if ready is None or _ask(container, ready).status:

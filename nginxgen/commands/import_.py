@@ -24,7 +24,7 @@ from nginxgen.core.formats import OutputFormat
 from nginxgen.generation.loader import LoadedEnvironment, validate
 from nginxgen.generation.models import Environment, Settings
 from nginxgen.generation.pipeline import generate_from
-from nginxgen.nginx.config import ParsedConfig, load_path, load_text, split_dump
+from nginxgen.nginx.config import ParsedConfig, load_path, load_text, read_stdin, split_dump
 
 STDIN_NAME = "<stdin>"
 # `nginx -v -T 2>&1` (or `nginx -V -T`) starts the dump with the version.
@@ -75,7 +75,7 @@ class Input:
 def read_config(path: str, stdin: TextIO | None = None) -> Input:
     """The parsed config, its files and, for a dump that says it, the nginx version."""
     if path == "-":
-        text = (stdin or sys.stdin).read()
+        text = read_stdin(stdin or sys.stdin)
         version = VERSION_LINE.search(text)
         sections = dict(split_dump(text)) or {STDIN_NAME: text}
         return Input(
@@ -130,8 +130,8 @@ def render_files(files: list[OutputFile]) -> str:
         return generate_from(environments, settings).text
     except ConfigError as error:
         raise InvariantViolation(
-            "the imported environment files do not validate (a bug in nginxgen import):\n"
-            + str(error)
+            "the imported environment files do not validate (a bug in nginxgen import):",
+            details=str(error),
         ) from error
 
 

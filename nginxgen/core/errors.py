@@ -23,12 +23,20 @@ def printable(text: str) -> str:
 class NginxgenError(Exception):
     """Root of the errors a user can cause or fix; anything else is a bug (exit 3).
 
-    Its message is one line per problem, whatever values it quotes."""
+    Its message is one line, whatever values it quotes. `details` are further lines nginxgen
+    itself composes (what to do, nginx's log): each of them is kept on its own line, escaped
+    like the message."""
 
     exit_code = 2
 
+    def __init__(self, message: str = "", *, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+
     def __str__(self) -> str:
-        return printable(super().__str__())
+        lines = [printable(super().__str__())]
+        lines += [printable(line) for line in self.details.splitlines()]
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)

@@ -130,8 +130,8 @@ class TestStack:
             self._echo.reload()
             if self._echo.status == "exited" or time.monotonic() > deadline:
                 raise NginxgenError(
-                    "the echo backend did not start:\n"
-                    + bytes(self._echo.logs()).decode("utf-8", "replace")
+                    "the echo backend did not start:",
+                    details=bytes(self._echo.logs()).decode("utf-8", "replace"),
                 )
             time.sleep(0.05)
 
@@ -158,7 +158,7 @@ class TestStack:
         exit_code, output = nginx.exec_run(["sh", "-c", START_NGINX])
         if exit_code != 0:
             raise NginxDidNotStart(
-                "nginx did not start:\n" + bytes(output).decode("utf-8", "replace")
+                "nginx did not start:", details=bytes(output).decode("utf-8", "replace")
             )
         nginx.reload()
         ports = self._ports(nginx)

@@ -24,4 +24,4 @@ def check_output(text: str, nginx_version: str, name: str = "nginx-ssl.conf") ->
         raise InvariantViolation(f"generated output does not parse: {error}") from None
     if findings:
         listed = "\n".join(f"  {finding}" for finding in findings)
-        raise InvariantViolation(f"generated output breaks nginxgen's guarantees:\n{listed}")
+        raise InvariantViolation("generated output breaks nginxgen's guarantees:", details=listed)

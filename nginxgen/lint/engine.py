@@ -17,13 +17,13 @@ from nginxgen.core.errors import UsageError
 from nginxgen.core.versions import Version, parse_version
 from nginxgen.lint.rules import RULES, ConfigFacts, Rule, Scope, Severity
 from nginxgen.nginx.config import (
-    ConfigParseError,
     Directive,
     ParsedConfig,
     children,
     flatten,
     load_path,
     load_text,
+    read_stdin,
     walk,
     walk_scoped,
 )
@@ -126,7 +126,7 @@ def lint_paths(
     configs: list[ParsedConfig] = []
     for path in paths:
         if str(path) == "-":
-            configs.append(load_text(_read_stdin(stdin or sys.stdin), "<stdin>", dump=True))
+            configs.append(load_text(read_stdin(stdin or sys.stdin), "<stdin>", dump=True))
             continue
         path = Path(path)
         if path.is_dir():
@@ -138,15 +138,6 @@ def lint_paths(
         else:
             configs.append(load_path(path))
     return _lint_configs(configs, options)
-
-
-def _read_stdin(stdin: TextIO) -> str:
-    try:
-        return stdin.read()
-    except UnicodeDecodeError as error:
-        raise ConfigParseError(
-            [f"<stdin>: cannot read: not UTF-8 text (byte {error.start}: {error.reason})"]
-        ) from None
 
 
 def lint_text(text: str, name: str, options: LintOptions, *, dump: bool) -> LintResult:

@@ -23,11 +23,11 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import crossplane
 
-from nginxgen.core.errors import NginxgenError
+from nginxgen.core.errors import NginxgenError, printable
 from nginxgen.core.facts import NGINX_PREFIX
 
 # nginx looks for relative include paths under its configuration prefix; the official Docker
@@ -67,6 +67,26 @@ class ConfigParseError(NginxgenError):
     def __init__(self, messages: list[str]) -> None:
         self.messages = messages
         super().__init__("\n".join(messages))
+
+    def __str__(self) -> str:
+        return "\n".join(printable(message) for message in self.messages)
+
+
+def read_stdin(stdin: TextIO) -> str:
+    """Config text from standard input (an `nginx -T` dump), strictly UTF-8: the bytes are
+    decoded here, not by the stream, whose error handler may smuggle undecodable bytes through
+    as surrogates (Python does so under a C locale)."""
+    buffer = getattr(stdin, "buffer", None)
+    try:
+        if buffer is not None:
+            return bytes(buffer.read()).decode("utf-8")
+        return stdin.read().encode("utf-8").decode("utf-8")
+    except UnicodeError as error:
+        start = getattr(error, "start", 0)
+        reason = getattr(error, "reason", str(error))
+        raise ConfigParseError(
+            [f"<stdin>: cannot read: not UTF-8 text (byte {start}: {reason})"]
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -108,9 +108,9 @@ def docker_client() -> DockerClient:
         client.ping()
     except DockerException as error:
         raise EnvironmentUnavailable(
-            f"Docker is not reachable: {error}\n"
-            "Start the Docker daemon (or point DOCKER_HOST at one), or test with the host's "
-            "nginx instead: `nginxgen check --engine local`."
+            f"Docker is not reachable: {error}",
+            details="Start the Docker daemon (or point DOCKER_HOST at one), or test with the "
+            "host's nginx instead: `nginxgen check --engine local`.",
         ) from error
     return client
 
@@ -132,9 +132,10 @@ def ensure_image(client: DockerClient, image: str, *, pull: bool) -> None:
         except DockerException as error:
             reason = f"pulling it failed: {error}"
     raise EnvironmentUnavailable(
-        f"The nginx image {image!r} is not available locally and {reason}.\n"
-        f"Pull or build it (`docker pull {image}`), or choose another image with --image, "
-        "the NGINXGEN_NGINX_IMAGE environment variable or `check.image` in nginxgen.yaml."
+        f"The nginx image {image!r} is not available locally and {reason}.",
+        details=f"Pull or build it (`docker pull {image}`), or choose another image with "
+        "--image, the NGINXGEN_NGINX_IMAGE environment variable or `check.image` in "
+        "nginxgen.yaml.",
     )
 
 

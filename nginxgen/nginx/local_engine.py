@@ -35,9 +35,9 @@ class LocalEngine:
         binary = shutil.which(self.nginx_binary)
         if binary is None:
             raise EnvironmentUnavailable(
-                f"No nginx binary {self.nginx_binary!r} found on this machine.\n"
-                "Install nginx (Debian: `apt-get install nginx-light`) or test in Docker: "
-                "`nginxgen check --engine docker`."
+                f"No nginx binary {self.nginx_binary!r} found on this machine.",
+                details="Install nginx (Debian: `apt-get install nginx-light`) or test in "
+                "Docker: `nginxgen check --engine docker`.",
             )
         with tempfile.TemporaryDirectory(prefix="nginxgen-check-") as directory:
             prefix = Path(directory)
