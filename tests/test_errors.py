@@ -44,3 +44,17 @@ def test_binary_stdin_is_exit_2(command: list[str], locale: str, tmp_path: Path)
     assert completed.returncode == 2, completed.stderr
     assert b"not UTF-8" in completed.stderr
     assert b"internal error" not in completed.stderr
+
+
+def test_a_config_path_that_is_not_a_file_says_what_it_is(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.conf"
+    os.mkfifo(fifo)
+    for path, said in ((tmp_path, "a directory"), (fifo, "a named pipe (FIFO)")):
+        completed = subprocess.run(
+            [*NGINXGEN, "import", str(path), "--dry-run"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert completed.returncode == 2, completed.stderr
+        assert f"cannot read: {said}, not a file".encode() in completed.stderr

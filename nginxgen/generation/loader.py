@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from nginxgen.core.errors import ConfigError, Problem
+from nginxgen.core.files import file_kind
 from nginxgen.generation.models import PATTERN_MEANINGS, Environment, Settings
 
 FieldPath = tuple[str | int, ...]
@@ -433,18 +434,6 @@ def display_path(path: Path) -> str:
         return str((path.parent.resolve() / path.name).relative_to(Path.cwd().resolve()))
     except (ValueError, OSError, RuntimeError):
         return str(path)
-
-
-def file_kind(mode: int) -> str:
-    """What a file that is not a regular file is, for messages: "a directory", ..."""
-    kinds = (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a named pipe (FIFO)"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    )
-    return next((kind for test, kind in kinds if test(mode)), "a special file")
 
 
 def _unreadable(path: Path, reason: str) -> ConfigError:

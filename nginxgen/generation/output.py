@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nginxgen.core.errors import OutputError
-from nginxgen.generation.loader import file_kind
+from nginxgen.core.files import file_kind
 
 STALE_AFTER_SECONDS = 60
 _PROC_FD = Path("/proc/self/fd")

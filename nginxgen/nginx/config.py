@@ -29,6 +29,7 @@ import crossplane
 
 from nginxgen.core.errors import NginxgenError, printable
 from nginxgen.core.facts import NGINX_PREFIX
+from nginxgen.core.files import not_a_file
 
 # nginx looks for relative include paths under its configuration prefix; the official Docker
 # images use /etc/nginx, and repositories mount their nginx/ directory there.
@@ -260,7 +261,7 @@ def _normalised(path: str) -> PurePosixPath | None:
 def load_path(path: Path) -> ParsedConfig:
     """Parse a config file on disk and everything it includes."""
     if not path.is_file():
-        raise ConfigParseError([f"{path}: cannot read: no such file"])
+        raise ConfigParseError([f"{path}: cannot read: {not_a_file(path)}"])
     return _load(_Source(main_display=str(path), main_real=path, include_base=path.parent))
 
 
