@@ -40,6 +40,7 @@ from nginx_fixtures import (
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
+from nginxgen.commands import deploy as deploy_command
 from nginxgen.commands import status as status_command
 from nginxgen.commands.status import Finding
 from nginxgen.docker.live import (
@@ -49,6 +50,7 @@ from nginxgen.docker.live import (
     local_task_containers,
     shared_layout,
 )
+from nginxgen.docker.operations import CandidateTest, ReloadOutcome
 from nginxgen.docker.swarm import service_task
 from nginxgen.generation.models import Settings
 from nginxgen.generation.pipeline import generate
@@ -305,6 +307,46 @@ def test_status_per_task_is_a_section_each_a_json_list_and_fails_when_one_task_d
         ("proxy.1.a", True),
         ("proxy.2.b", False),
     ]
+
+
+@dataclass
+class FakeProxy:
+    name: str
+    live: str = "old"
+
+    def read_text(self, path: str) -> str:
+        return self.live
+
+
+def test_a_reload_that_fails_in_one_task_restores_once_and_reloads_every_task(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    layout = LiveLayout("/etc/nginx/conf.d", "proxy.conf", "/srv/deployed")
+    swaps: list[str] = []
+    reloads: list[tuple[str, str | None]] = []
+
+    def reload(proxy: FakeProxy, _: LiveLayout, expected: str | None) -> ReloadOutcome:
+        reloads.append((proxy.name, expected))
+        if proxy.name == "b" and expected == "new":
+            return ReloadOutcome(False, ("[emerg] bind() to 0.0.0.0:80 failed",))
+        return ReloadOutcome(True, ())
+
+    passed = CandidateTest(ok=True, nginx_version="nginx/1.30.0", output="", messages=())
+    monkeypatch.setattr(deploy_command, "check_candidate", lambda *_: passed)
+    monkeypatch.setattr(deploy_command, "swap_in", lambda _, __, text: swaps.append(text))
+    monkeypatch.setattr(deploy_command, "reload", reload)
+    transcript = deploy_command.Transcript()
+    proxies: Any = [FakeProxy("a"), FakeProxy("b"), FakeProxy("c")]
+    assert not deploy_command.apply(proxies, layout, "new", (), (), transcript)
+    # One swap each way in the shared directory; c never got the candidate, every task the
+    # previous file again.
+    assert swaps == ["new", "old"]
+    assert reloads == [("a", "new"), ("b", "new"), ("a", "old"), ("b", "old"), ("c", "old")]
+    assert "failed: b: [emerg] bind() to 0.0.0.0:80 failed" in transcript.lines
+    assert transcript.lines[-1] == (
+        "rolled back: the previous config is serving again in all 3 tasks "
+        "(/etc/nginx/conf.d/proxy.conf)"
+    )
 
 
 # --- a real single-node swarm ------------------------------------------------------------------
