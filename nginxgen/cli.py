@@ -349,12 +349,20 @@ ComposeServiceOption = Annotated[
         "--compose-service", help="Find the proxy by its compose service [default: nginx]"
     ),
 ]
+SwarmServiceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--swarm-service",
+        help="Every running task of this Swarm service on this Docker host (one node)",
+    ),
+]
 
 
 @app.command()
 def deploy(
     container: ContainerOption = None,
     compose_service: ComposeServiceOption = None,
+    swarm_service: SwarmServiceOption = None,
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="Show the diff and test it in the proxy; change nothing"),
@@ -368,7 +376,13 @@ def deploy(
 
     run(
         lambda: command.deploy(
-            container, compose_service, dry_run, keep, environments, settings_file
+            container,
+            compose_service,
+            dry_run,
+            keep,
+            environments,
+            settings_file,
+            swarm_service=swarm_service,
         )
     )
 
@@ -380,18 +394,20 @@ def rollback(
     ] = None,
     container: ContainerOption = None,
     compose_service: ComposeServiceOption = None,
+    swarm_service: SwarmServiceOption = None,
     settings_file: SettingsOption = None,
 ) -> None:
     """Put a kept deployed version back into the running proxy, tested and verified."""
     from nginxgen.commands import rollback as command
 
-    run(lambda: command.rollback(to, container, compose_service, settings_file))
+    run(lambda: command.rollback(to, container, compose_service, settings_file, swarm_service))
 
 
 @app.command()
 def status(
     container: ContainerOption = None,
     compose_service: ComposeServiceOption = None,
+    swarm_service: SwarmServiceOption = None,
     environments: EnvironmentsOption = None,
     settings_file: SettingsOption = None,
     output_format: FormatOption = OutputFormat.text,
@@ -401,7 +417,12 @@ def status(
 
     run(
         lambda: status_command(
-            container, compose_service, environments, settings_file, output_format
+            container,
+            compose_service,
+            environments,
+            settings_file,
+            output_format,
+            swarm_service=swarm_service,
         )
     )
 

@@ -12,6 +12,7 @@ reach the backend through `tasks.<service>` only, which is what `upstream-resolv
 from __future__ import annotations
 
 import fcntl
+import json
 import secrets
 import shutil
 import socket
@@ -27,7 +28,7 @@ from typing import Any
 
 import pytest
 import yaml
-from docker.types import EndpointSpec, ServiceMode, UpdateConfig
+from docker.types import EndpointSpec, Mount, ServiceMode, UpdateConfig
 from nginx_fixtures import (
     BACKEND_IMAGE,
     OFFICIAL_LAYOUT_IMAGE,
@@ -39,6 +40,18 @@ from nginx_fixtures import (
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
+from nginxgen.commands import deploy as deploy_command
+from nginxgen.commands import status as status_command
+from nginxgen.commands.status import Finding
+from nginxgen.docker.live import (
+    LiveLayout,
+    Refused,
+    ServiceTask,
+    local_task_containers,
+    shared_layout,
+)
+from nginxgen.docker.operations import CandidateTest, ReloadOutcome
+from nginxgen.docker.swarm import service_task
 from nginxgen.generation.models import Settings
 from nginxgen.generation.pipeline import generate
 
@@ -198,6 +211,144 @@ def test_the_stack_file_refuses_a_network_name_that_is_not_one(project: Path) ->
     assert "network 'a b\\n#'" in result.output
 
 
+# --- --swarm-service: which tasks, and whether one swap reaches them all ---------------------
+
+
+def task(
+    node: str, container: str | None, state: str = "running", desired: str = "running"
+) -> ServiceTask:
+    return ServiceTask(node=node, state=state, desired_state=desired, container_id=container)
+
+
+def test_the_running_tasks_of_this_node_are_taken_and_those_leaving_are_not() -> None:
+    tasks = [
+        task("n1", "c2"),
+        task("n1", "c1"),
+        task("n1", "c3", desired="shutdown"),  # a task being replaced
+        task("n1", "c4", state="starting"),
+        task("n1", None, state="pending"),
+    ]
+    assert local_task_containers("proxy_nginx", tasks, "n1", {"c1", "c2", "c3", "c4"}) == [
+        "c1",
+        "c2",
+    ]
+
+
+def test_tasks_on_other_nodes_are_refused_saying_what_is_covered() -> None:
+    tasks = [task("n1", "c1"), task("n2", "c2"), task("n3", None), task("n3", "x", "shutdown")]
+    with pytest.raises(Refused) as refused:
+        local_task_containers("proxy_nginx", tasks, "n1", {"c1"})
+    message = str(refused.value)
+    assert "2 of the 3 running tasks of service proxy_nginx run on other nodes (n2, n3)" in message
+    assert "cannot exec into another node's tasks" in message
+    assert "single-node swarm" in message
+
+
+def test_the_manager_listing_of_a_task_is_read_into_a_service_task() -> None:
+    listed = {
+        "NodeID": "n1",
+        "DesiredState": "running",
+        "Status": {"State": "running", "ContainerStatus": {"ContainerID": "abc"}},
+    }
+    assert service_task(listed) == task("n1", "abc")
+    assert service_task({"NodeID": "n1", "Status": {"State": "pending"}}).container_id is None
+
+
+def test_tasks_must_share_one_mount_source_for_one_swap() -> None:
+    one = LiveLayout("/etc/nginx/conf.d", "proxy.conf", "/srv/proxy/deployed")
+    assert shared_layout({"b": one, "a": one}) == one
+    other = LiveLayout("/etc/nginx/conf.d", "proxy.conf", "/var/lib/docker/volumes/t2/_data")
+    with pytest.raises(Refused, match="do not mount one shared /etc/nginx/conf.d") as refused:
+        shared_layout({"a": one, "b": other})
+    assert "a: /srv/proxy/deployed; b: /var/lib/docker/volumes/t2/_data" in str(refused.value)
+    assert "cannot exec into another node's tasks" in str(refused.value)
+
+
+def test_swarm_service_with_container_is_a_usage_error(project: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["deploy", "--settings", "nginxgen.yaml", "--swarm-service", "s", "--container", "c"],
+    )
+    assert result.exit_code == 2, result.output
+    assert "give one of --container, --compose-service and --swarm-service" in result.output
+
+
+@dataclass
+class FakeTask:
+    name: str
+
+
+def test_status_per_task_is_a_section_each_a_json_list_and_fails_when_one_task_does(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        status_command,
+        "find_proxies",
+        lambda container, compose, swarm: [FakeTask("proxy.1.a"), FakeTask("proxy.2.b")],
+    )
+
+    def inspect(proxy: FakeTask, *_: object) -> list[Finding]:
+        if proxy.name == "proxy.2.b":
+            return [Finding("network", "error", "only on bridge")]
+        return [Finding("network", "ok", "on edge")]
+
+    monkeypatch.setattr(status_command, "inspect", inspect)
+    arguments = ["status", "--settings", "nginxgen.yaml", "--swarm-service", "proxy"]
+    text = CliRunner().invoke(app, arguments)
+    assert text.exit_code == 1, text.output
+    assert text.stdout == (
+        "proxy proxy.1.a\nok: network: on edge\nnothing stops a site\n\n"
+        "proxy proxy.2.b\nerror: network: only on bridge\n"
+        "problems that stop a site or the next restart\n\n"
+        "service proxy: 2 task(s), problems in proxy.2.b\n"
+    )
+    document = json.loads(CliRunner().invoke(app, [*arguments, "--format", "json"]).stdout)
+    assert [(report["container"], report["ok"]) for report in document] == [
+        ("proxy.1.a", True),
+        ("proxy.2.b", False),
+    ]
+
+
+@dataclass
+class FakeProxy:
+    name: str
+    live: str = "old"
+
+    def read_text(self, path: str) -> str:
+        return self.live
+
+
+def test_a_reload_that_fails_in_one_task_restores_once_and_reloads_every_task(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    layout = LiveLayout("/etc/nginx/conf.d", "proxy.conf", "/srv/deployed")
+    swaps: list[str] = []
+    reloads: list[tuple[str, str | None]] = []
+
+    def reload(proxy: FakeProxy, _: LiveLayout, expected: str | None) -> ReloadOutcome:
+        reloads.append((proxy.name, expected))
+        if proxy.name == "b" and expected == "new":
+            return ReloadOutcome(False, ("[emerg] bind() to 0.0.0.0:80 failed",))
+        return ReloadOutcome(True, ())
+
+    passed = CandidateTest(ok=True, nginx_version="nginx/1.30.0", output="", messages=())
+    monkeypatch.setattr(deploy_command, "check_candidate", lambda *_: passed)
+    monkeypatch.setattr(deploy_command, "swap_in", lambda _, __, text: swaps.append(text))
+    monkeypatch.setattr(deploy_command, "reload", reload)
+    transcript = deploy_command.Transcript()
+    proxies: Any = [FakeProxy("a"), FakeProxy("b"), FakeProxy("c")]
+    assert not deploy_command.apply(proxies, layout, "new", (), (), transcript)
+    # One swap each way in the shared directory; c never got the candidate, every task the
+    # previous file again.
+    assert swaps == ["new", "old"]
+    assert reloads == [("a", "new"), ("b", "new"), ("a", "old"), ("b", "old"), ("c", "old")]
+    assert "failed: b: [emerg] bind() to 0.0.0.0:80 failed" in transcript.lines
+    assert transcript.lines[-1] == (
+        "rolled back: the previous config is serving again in all 3 tasks "
+        "(/etc/nginx/conf.d/proxy.conf)"
+    )
+
+
 # --- a real single-node swarm ------------------------------------------------------------------
 
 
@@ -232,6 +383,7 @@ class SwarmProxy:
     backend: str
     port: int
     project: Path
+    network: str
     services: list[Any] = field(default_factory=list)
 
     def get(self, path: str = "/") -> Response:
@@ -429,7 +581,7 @@ def deployed(
     assert (project / "out" / "proxy.conf").is_file()
     (project / "nginx-stack.yaml").write_text(stack_text, encoding="utf-8")
     stack = f"nginxgen-test-{suffix}"
-    proxy = SwarmProxy(swarm, stack, backend, port, project)
+    proxy = SwarmProxy(swarm, stack, backend, port, project, network)
     try:
         subprocess.run(
             ["docker", "stack", "deploy", "-c", "nginx-stack.yaml", stack],
@@ -592,5 +744,141 @@ def test_deploy_reaches_a_proxy_task_through_its_directory_mount(
             timeout=15,
         )
         assert response.body.startswith("backend=")
+    finally:
+        environment.unlink()
+
+
+# --- --swarm-service: a proxy service of 2 tasks sharing one bind-mounted directory -----------
+
+TASKS_DOMAIN = "tasks.example.test"
+TASKS_ENVIRONMENT = """\
+domains: [{domain}]
+tls: false
+services:
+  app: {{host: {host}, port: 3000}}
+routes:
+  - {{path: /, service: app, response_headers: {{X-Deployed: {marker}}}}}
+"""
+
+
+def task_exec(container: Any, script: str, *arguments: str) -> str:
+    result = container.exec_run(["bash", "-c", script, "task", *arguments])
+    return bytes(result.output).decode("utf-8", "replace")
+
+
+def task_workers(container: Any) -> set[str]:
+    """The task's nginx workers (`/proc/PID`): a reload replaces every one of them."""
+    result = container.exec_run(
+        [
+            "sh",
+            "-c",
+            'for f in /proc/[0-9]*/cmdline; do [ "$(head -c 13 "$f" 2>/dev/null)" = '
+            '"nginx: worker" ] && echo "${f%/cmdline}"; done; exit 0',
+        ],
+        stderr=False,
+    )
+    return set(bytes(result.output).decode().split())
+
+
+def task_get(container: Any, host: str) -> str:
+    """A request to the task's own nginx, from inside it (no port is published)."""
+    return task_exec(
+        container,
+        'exec 3<>/dev/tcp/127.0.0.1/80 && printf "GET / HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n" '
+        '"$1" >&3 && cat <&3',
+        host,
+    )
+
+
+@pytest.fixture(scope="module")
+def proxy_service(
+    deployed: tuple[SwarmProxy, Response],
+) -> Iterator[tuple[SwarmProxy, str]]:
+    """A second proxy service on the swarm: 2 tasks, no published port (two host-mode ports
+    cannot share one node), both bind-mounting one directory as conf.d."""
+    proxy, _ = deployed
+    directory = proxy.project / "deployed-tasks"
+    directory.mkdir()
+    shutil.copy(proxy.project / "out" / "proxy.conf", directory / "proxy.conf")
+    name = f"{proxy.stack}_tasks"
+    service = proxy.client.services.create(
+        OFFICIAL_LAYOUT_IMAGE,
+        name=name,
+        networks=[proxy.network],
+        mode=ServiceMode("replicated", replicas=2),
+        mounts=[Mount(target="/etc/nginx/conf.d", source=str(directory), type="bind")],
+    )
+    label = {"label": f"com.docker.swarm.service.name={name}"}
+    try:
+        containers = wait_for(
+            "2 proxy tasks with nginx workers",
+            lambda: proxy.client.containers.list(filters=label),
+            lambda found: len(found) == 2 and all(task_workers(each) for each in found),
+            timeout=60,
+        )
+        assert len({each.name for each in containers}) == 2
+        yield proxy, name
+    finally:
+        service.remove()
+        wait_for(
+            "the proxy tasks removed",
+            lambda: proxy.client.containers.list(all=True, filters=label),
+            lambda found: not found,
+            timeout=60,
+        )
+
+
+@pytest.mark.nginx
+def test_deploy_to_a_swarm_service_reloads_every_task_and_status_reports_each(
+    proxy_service: tuple[SwarmProxy, str],
+) -> None:
+    proxy, name = proxy_service
+    proxy.wait_for_tasks(3)
+    tasks = proxy.client.containers.list(filters={"label": f"com.docker.swarm.service.name={name}"})
+    workers = {task.name: task_workers(task) for task in tasks}
+    marker = f"swarm-{secrets.token_hex(3)}"
+    environment = proxy.project / "environments" / "tasks.yaml"
+    environment.write_text(
+        TASKS_ENVIRONMENT.format(domain=TASKS_DOMAIN, host=proxy.backend, marker=marker),
+        encoding="utf-8",
+    )
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(proxy.project)
+            report = invoke(proxy.project, "deploy", "--swarm-service", name)
+            # Tested once, in the shared directory; reloaded and probed in each task.
+            assert report.count("nginx -t passed inside") == 1, report
+            for task in tasks:
+                assert f"{task.name}: reloaded: /etc/nginx/conf.d/proxy.conf is live" in report
+                assert f"{task.name}: tasks: http://{TASKS_DOMAIN}:80/ served" in report
+            for task in tasks:
+                assert not task_workers(task) & workers[task.name], f"{task.name} not reloaded"
+                answer = task_get(task, TASKS_DOMAIN)
+                assert answer.startswith("HTTP/1.1 200"), answer
+                assert f"X-Deployed: {marker}" in answer, answer
+            text = CliRunner().invoke(
+                app,
+                [
+                    "status",
+                    "--swarm-service",
+                    name,
+                    "--environments",
+                    str(proxy.project / "environments"),
+                    "--settings",
+                    str(proxy.project / "nginxgen.yaml"),
+                    "--format",
+                    "json",
+                ],
+            )
+        assert text.exit_code == 0, text.output
+        reports = json.loads(text.stdout)
+        assert sorted(report["container"] for report in reports) == sorted(workers)
+        for report in reports:
+            assert report["ok"], report
+            messages = [finding["message"] for finding in report["findings"]]
+            assert f"service app (tasks.{proxy.backend}:3000): 3 addresses, 3 answering" in (
+                messages
+            ), messages
+            assert any(message.startswith("live: ") for message in messages), messages
     finally:
         environment.unlink()

@@ -5,6 +5,10 @@ Steps: render and self-check; find the live directory (refusing a single-file mo
 candidate and run `nginx -t` inside the live container; swap by rename; reload and verify that
 it took; probe each environment; on any failure after the swap put the previous file back,
 reload and verify again. Exit 0 deployed · 1 refused or rolled back · 2 usage.
+
+With `--swarm-service` the proxy is every running task of that service on this Docker host;
+they must share one bind-mounted directory, so the candidate is tested and swapped once and
+each task is reloaded, verified and probed (and, on a failure, reloaded with the previous file).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 
 from nginxgen.commands.project import open_project
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report
+from nginxgen.core.errors import UsageError
 from nginxgen.core.facts import conf_d_name
 from nginxgen.docker.live import (
     DEFAULT_KEEP,
@@ -26,6 +31,7 @@ from nginxgen.docker.live import (
     Refused,
     digest,
     find_layout,
+    shared_layout,
     unified_diff,
     version_of,
 )
@@ -40,6 +46,7 @@ from nginxgen.docker.operations import (
     swap_in,
 )
 from nginxgen.docker.proxy import ProxyContainer, connect, find_proxy
+from nginxgen.docker.swarm import find_service_tasks
 from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.pipeline import Generated, generate
 from nginxgen.generation.plan_types import EnvironmentPlan
@@ -130,7 +137,7 @@ def certificate_advice(message: NginxMessage, environments: Sequence[Environment
 
 
 def apply(
-    proxy: ProxyContainer,
+    proxies: Sequence[ProxyContainer],
     layout: LiveLayout,
     candidate: str,
     targets: Sequence[ProbeTarget],
@@ -140,61 +147,84 @@ def apply(
     dry_run: bool = False,
 ) -> bool:
     """Test `candidate` in the live container, swap, reload, verify, probe; restore on failure.
-    True when `candidate` is live and every site answers."""
-    previous = proxy.read_text(layout.live_path)
+    `proxies` share `layout`'s directory (one container, or a Swarm service's tasks on one
+    node): tested and swapped in the first, reloaded, verified and probed in each.
+    True when `candidate` is live everywhere and every site answers."""
+    first = proxies[0]
+    previous = first.read_text(layout.live_path)
     if dry_run:
         diff = unified_diff(
             previous or "",
             candidate,
-            f"{layout.live_path} (running in {proxy.name})",
+            f"{layout.live_path} (running in {first.name})",
             f"{layout.name} (candidate)",
         )
         transcript.say(diff or "no difference: the running proxy has the candidate already")
-    test = check_candidate(proxy, layout, candidate)
+    test = check_candidate(first, layout, candidate)
     if not test.ok:
         transcript.say(*explain_test_failure(test, environments))
         transcript.say(
-            f"deploy refused: nginx -t failed inside {proxy.name} ({test.nginx_version}); "
+            f"deploy refused: nginx -t failed inside {first.name} ({test.nginx_version}); "
             "the live config is untouched and still serving"
         )
         return False
     transcript.say(
-        f"nginx -t passed inside {proxy.name} ({test.nginx_version}): real certificates, "
+        f"nginx -t passed inside {first.name} ({test.nginx_version}): real certificates, "
         "htpasswd files and includes"
     )
     if dry_run:
         transcript.say("dry run: nothing changed")
         return True
-    swap_in(proxy, layout, candidate)
-    outcome = reload(proxy, layout, candidate)
-    problems = list(outcome.problems)
-    if outcome.took:
-        transcript.say(f"reloaded: {layout.live_path} is live ({digest(candidate)})")
+    swap_in(first, layout, candidate)
+    problems: list[str] = []
+    for proxy in proxies:
+        task = _task(proxy, proxies)
+        outcome = reload(proxy, layout, candidate)
+        problems += [f"{task}{problem}" for problem in outcome.problems]
+        if not outcome.took:
+            # The tasks after it keep the previous config in memory; the restore reloads all.
+            break
+        transcript.say(f"{task}reloaded: {layout.live_path} is live ({digest(candidate)})")
         results = [probe(proxy, target) for target in targets]
-        transcript.say(*(str(result) for result in results))
+        transcript.say(*(f"{task}{result}" for result in results))
         broken = [result for result in results if result.verdict == "broken"]
-        problems += [f"probe: {result}" for result in broken]
+        problems += [f"{task}probe: {result}" for result in broken]
     if not problems:
         return True
     transcript.say(*(f"failed: {problem}" for problem in problems))
-    restore(proxy, layout, previous, transcript)
+    restore(proxies, layout, previous, transcript)
     return False
 
 
+def _task(proxy: ProxyContainer, proxies: Sequence[ProxyContainer]) -> str:
+    """Which task a line is about, when there are several."""
+    return f"{proxy.name}: " if len(proxies) > 1 else ""
+
+
 def restore(
-    proxy: ProxyContainer, layout: LiveLayout, previous: str | None, transcript: Transcript
+    proxies: Sequence[ProxyContainer],
+    layout: LiveLayout,
+    previous: str | None,
+    transcript: Transcript,
 ) -> None:
+    first = proxies[0]
     if previous is None:
-        proxy.run(["rm", "-f", layout.live_path])
+        first.run(["rm", "-f", layout.live_path])
     else:
-        swap_in(proxy, layout, previous)
-    outcome = reload(proxy, layout, previous)
-    if outcome.took:
-        transcript.say(f"rolled back: the previous config is serving again ({layout.live_path})")
-    else:
+        swap_in(first, layout, previous)
+    failed = []
+    for proxy in proxies:
+        outcome = reload(proxy, layout, previous)
+        if not outcome.took:
+            failed.append(proxy)
+            transcript.say(
+                f"{_task(proxy, proxies)}rollback FAILED as well: " + "; ".join(outcome.problems),
+                f"inspect the container {proxy.name} now (docker logs {proxy.name})",
+            )
+    if not failed:
+        where = f" in all {len(proxies)} tasks" if len(proxies) > 1 else ""
         transcript.say(
-            "rollback FAILED as well: " + "; ".join(outcome.problems),
-            f"inspect the container {proxy.name} now (docker logs {proxy.name})",
+            f"rolled back: the previous config is serving again{where} ({layout.live_path})"
         )
 
 
@@ -225,6 +255,22 @@ def locate(proxy: ProxyContainer, output: str) -> LiveLayout:
     return find_layout(proxy.mounts(), conf_d_name(Path(output).name), proxy.is_directory)
 
 
+def find_proxies(
+    container: str | None, compose_service: str | None, swarm_service: str | None
+) -> list[ProxyContainer]:
+    """The proxy container, or every running task of the proxy's Swarm service on this host."""
+    if swarm_service is None:
+        return [find_proxy(connect(), container, compose_service)]
+    if container or compose_service:
+        raise UsageError("give one of --container, --compose-service and --swarm-service")
+    return find_service_tasks(connect(), swarm_service)
+
+
+def locate_shared(proxies: Sequence[ProxyContainer], output: str) -> LiveLayout:
+    """The live layout of one container, or the one every task shares; `Refused` otherwise."""
+    return shared_layout({proxy.name: locate(proxy, output) for proxy in proxies})
+
+
 def deploy(
     container: str | None,
     compose_service: str | None,
@@ -233,16 +279,20 @@ def deploy(
     environments: Path | None,
     settings_file: Path | None,
     now: datetime.datetime | None = None,
+    swarm_service: str | None = None,
 ) -> Report:
     project = open_project(settings_file, environments)
     generated = generate(project.directory, project.settings)
-    proxy = find_proxy(connect(), container, compose_service)
     transcript = Transcript()
     try:
-        layout = locate(proxy, project.settings.output)
-        previous = proxy.read_text(layout.live_path)
+        proxies = find_proxies(container, compose_service, swarm_service)
+        if swarm_service is not None:
+            names = ", ".join(proxy.name for proxy in proxies)
+            transcript.say(f"service {swarm_service}: {len(proxies)} running task(s): {names}")
+        layout = locate_shared(proxies, project.settings.output)
+        previous = proxies[0].read_text(layout.live_path)
         ok = apply(
-            proxy,
+            proxies,
             layout,
             generated.text,
             probe_targets(generated),
@@ -252,12 +302,20 @@ def deploy(
         )
         if ok and not dry_run:
             moment = now or datetime.datetime.now(datetime.UTC)
-            record_version(proxy, layout, previous, generated.text, keep, moment, transcript)
-            transcript.say(f"deployed to {proxy.name}")
+            record_version(proxies[0], layout, previous, generated.text, keep, moment, transcript)
+            transcript.say(f"deployed to {', '.join(proxy.name for proxy in proxies)}")
     except Refused as refused:
         transcript.say(f"deploy refused: {refused}")
         return transcript.report(EXIT_FINDINGS)
     return transcript.report(EXIT_OK if ok else EXIT_FINDINGS)
 
 
-__all__ = ["DEFAULT_KEEP", "ProbeResult", "apply", "deploy", "locate"]
+__all__ = [
+    "DEFAULT_KEEP",
+    "ProbeResult",
+    "apply",
+    "deploy",
+    "find_proxies",
+    "locate",
+    "locate_shared",
+]

@@ -14,8 +14,8 @@ Deployed with `docker stack deploy -c nginx-stack.yaml NAME`. What it carries, a
   per node, so with `start-first` the new task never starts on the node whose old task holds
   the port (Swarm: "no suitable node (host-mode port already in use on 1 node)"; on one node the
   update hangs). Configuration changes need no task update anyway: `nginxgen deploy
-  --container <task>` reloads the running task; the services behind the proxy do update
-  start-first (docs/swarm.md);
+  --swarm-service <stack>_nginx` reloads the running tasks; the services behind the proxy do
+  update start-first (docs/swarm.md);
 - `net.ipv4.tcp_tw_reuse=1` when an environment uses the variable strategy (docs/performance.md).
 """
 
@@ -53,8 +53,8 @@ _HEADER = """\
 # Application stacks join the network as `networks: {{{network}: {{external: true}}}}`; their
 # services are then found as tasks.<service> (or by name, the virtual IP). ./deployed is
 # bind-mounted as conf.d (a directory, never the single file): it must exist on every node that
-# runs a proxy task (see docs/swarm.md). Put the output in with `nginxgen deploy --container
-# <the proxy task's container>` on each such node.
+# runs a proxy task (see docs/swarm.md). Put the output in with `nginxgen deploy --swarm-service
+# <stack>_nginx` (every task on that Docker host; several nodes: docs/swarm.md).
 # Updates of the proxy itself are stop-first: a host-mode port is held by one task per node, so
 # a start-first task would wait for the port forever on a node whose old task holds it.
 """

@@ -3,7 +3,8 @@
 Which deployed version is live and whether it equals the output; the proxy's networks (Docker's
 DNS answers at 127.0.0.11 on user-defined networks only); each environment's services as the
 proxy resolves and reaches them; each certificate and htpasswd file as the container sees it.
-Exit 1 when anything would stop a site or the next restart.
+Exit 1 when anything would stop a site or the next restart. With `--swarm-service`, one report
+per running task of the service on this Docker host (each task resolves and reaches on its own).
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from pathlib import Path
 from typing import Literal
 
 from nginxgen.commands.compose import htpasswd_files
-from nginxgen.commands.deploy import locate
+from nginxgen.commands.deploy import find_proxies, locate
 from nginxgen.commands.project import open_project
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report, json_report
 from nginxgen.core.facts import DOCKER_RESOLVER
 from nginxgen.core.formats import OutputFormat
 from nginxgen.docker.live import Refused, digest, version_of
 from nginxgen.docker.operations import answers, kept_versions, resolve
-from nginxgen.docker.proxy import ProxyContainer, connect, find_proxy
+from nginxgen.docker.proxy import ProxyContainer
 from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.models import Settings, effective_strategy
 from nginxgen.generation.naming import reached_host
@@ -235,21 +236,52 @@ def status(
     settings_file: Path | None,
     output_format: OutputFormat,
     now: datetime.datetime | None = None,
+    swarm_service: str | None = None,
 ) -> Report:
     project = open_project(settings_file, environments)
     generated = generate(project.directory, project.settings)
-    proxy = find_proxy(connect(), container, compose_service)
+    try:
+        proxies = find_proxies(container, compose_service, swarm_service)
+    except Refused as refused:
+        return Report(EXIT_FINDINGS, f"status refused: {refused}\n")
     moment = now or datetime.datetime.now(datetime.UTC)
-    findings = inspect(proxy, generated, Path(project.settings.output), moment, project.settings)
-    failed = any(finding.severity == "error" for finding in findings)
+    output = Path(project.settings.output)
+    reports = [
+        (proxy.name, inspect(proxy, generated, output, moment, project.settings))
+        for proxy in proxies
+    ]
+    failed = [name for name, findings in reports if _failed(findings)]
     exit_code = EXIT_FINDINGS if failed else EXIT_OK
     if output_format is OutputFormat.json:
-        document = {
-            "container": proxy.name,
-            "ok": not failed,
-            "findings": [asdict(finding) for finding in findings],
-        }
-        return json_report(document, exit_code)
-    verdict = "problems that stop a site or the next restart" if failed else "nothing stops a site"
-    text = f"proxy {proxy.name}\n" + "".join(f"{finding}\n" for finding in findings)
-    return Report(exit_code, text + f"{verdict}\n")
+        documents = [
+            {
+                "container": name,
+                "ok": not _failed(findings),
+                "findings": [asdict(finding) for finding in findings],
+            }
+            for name, findings in reports
+        ]
+        # One container: its report; a Swarm service: the list of its tasks' reports.
+        return json_report(documents if swarm_service is not None else documents[0], exit_code)
+    sections = [_text_section(name, findings) for name, findings in reports]
+    text = "\n".join(sections)
+    if swarm_service is not None:
+        text += (
+            f"\nservice {swarm_service}: {len(reports)} task(s), "
+            + (f"problems in {', '.join(failed)}" if failed else "nothing stops a site")
+            + "\n"
+        )
+    return Report(exit_code, text)
+
+
+def _failed(findings: Iterable[Finding]) -> bool:
+    return any(finding.severity == "error" for finding in findings)
+
+
+def _text_section(name: str, findings: Sequence[Finding]) -> str:
+    verdict = (
+        "problems that stop a site or the next restart"
+        if _failed(findings)
+        else "nothing stops a site"
+    )
+    return f"proxy {name}\n" + "".join(f"{finding}\n" for finding in findings) + f"{verdict}\n"

@@ -7,6 +7,11 @@ by rename, and a single-file bind mount keeps pointing at the old inode, so a re
 silently reload the old config. Inside that directory nginxgen keeps its own state under
 `.nginxgen/` (stock `include conf.d/*.conf` globs never descend into it):
 `.nginxgen/stage/` for the candidate under test and `.nginxgen/versions/` for deployed versions.
+
+A Swarm service's tasks on one node share that directory when it is a bind mount of one host
+directory (`./deployed`, as `nginxgen stack` prints): the candidate is tested and swapped once,
+and every task is reloaded. Which tasks qualify is decided here too (`local_task_containers`,
+`shared_layout`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import datetime
 import difflib
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -103,6 +108,64 @@ def find_layout(
             "keeps versions in it. Mount it read-write (drop `:ro`) and recreate the container."
         )
     return LiveLayout(mount.destination, name, mount.source)
+
+
+@dataclass(frozen=True)
+class ServiceTask:
+    """One task of a Swarm service as the manager lists it."""
+
+    node: str
+    state: str
+    desired_state: str
+    container_id: str | None
+
+
+# Why a deploy across a swarm's nodes is refused: said once, by the deploy and in docs/swarm.md.
+SUPPORTED_SWARM = (
+    "--swarm-service covers the tasks on this Docker host that bind-mount one directory as "
+    f"{CONF_D} (`./deployed`, as `nginxgen stack` prints): a single-node swarm, or the node "
+    "DOCKER_HOST names. The Docker API of one node cannot exec into another node's tasks: "
+    "deploy to each node's tasks with DOCKER_HOST=ssh://NODE, or to one task with --container"
+)
+
+
+def local_task_containers(
+    service: str, tasks: Iterable[ServiceTask], this_node: str, local: Collection[str]
+) -> list[str]:
+    """The container ids of `service`'s running tasks, all of which must run on this node;
+    `Refused` when any runs elsewhere. Tasks on their way out (desired state shutdown) and
+    tasks not yet running are left alone: a reload there is not needed or not possible."""
+    running = [
+        task for task in tasks if task.state == "running" and task.desired_state == "running"
+    ]
+    elsewhere = sorted({task.node for task in running if task.node != this_node})
+    if elsewhere:
+        count = sum(task.node != this_node for task in running)
+        raise Refused(
+            f"{count} of the {len(running)} running tasks of service {service} run on other "
+            f"nodes ({', '.join(elsewhere)}), which this Docker host cannot reach. "
+            + SUPPORTED_SWARM
+        )
+    return sorted(
+        task.container_id for task in running if task.container_id and task.container_id in local
+    )
+
+
+def shared_layout(layouts: Mapping[str, LiveLayout]) -> LiveLayout:
+    """The one live layout every task (name → its layout) sees through the same mount source,
+    so that one swap reaches them all; `Refused` when they do not share it."""
+    if not layouts:
+        raise ValueError("no task")
+    shown = {f"{task}: {layout.mount_source}" for task, layout in layouts.items()}
+    sources = {layout.mount_source for layout in layouts.values()}
+    places = {(layout.directory, layout.name) for layout in layouts.values()}
+    if len(sources) > 1 or len(places) > 1:
+        raise Refused(
+            f"the tasks do not mount one shared {CONF_D} ({'; '.join(sorted(shown))}): each "
+            "has its own copy (a volume per task?), so one swap would not reach them all. "
+            + SUPPORTED_SWARM
+        )
+    return layouts[min(layouts)]
 
 
 def staged_main_config(main_text: str, layout: LiveLayout) -> str | None:
