@@ -28,7 +28,7 @@ from nginxgen.adopt.sites import (
     servers_of,
 )
 from nginxgen.core.versions import UPSTREAM_RESOLVE, at_least
-from nginxgen.generation.models import (
+from nginxgen.generation.fields import (
     Domain,
     Duration,
     FilePath,

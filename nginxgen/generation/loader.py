@@ -26,7 +26,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from nginxgen.core.errors import ConfigError, Problem
-from nginxgen.generation.models import PATTERN_MEANINGS, Environment, Settings
+from nginxgen.generation.fields import PATTERN_MEANINGS
+from nginxgen.generation.models import Environment, Settings
 
 FieldPath = tuple[str | int, ...]
 ModelT = TypeVar("ModelT", bound=BaseModel)

@@ -23,15 +23,7 @@ from nginxgen.core.versions import (
     parse_version,
 )
 from nginxgen.generation.loader import LoadedEnvironment
-from nginxgen.generation.models import (
-    Access,
-    Environment,
-    ForwardAuth,
-    Route,
-    Settings,
-    Timeouts,
-    effective_strategy,
-)
+from nginxgen.generation.models import Environment, Settings, effective_strategy
 from nginxgen.generation.naming import (
     auth_header_variable,
     auth_variable,
@@ -63,6 +55,7 @@ from nginxgen.generation.plan_types import (
     Upstream,
 )
 from nginxgen.generation.rules import check_environments
+from nginxgen.generation.sections import Access, ForwardAuth, Route, Timeouts
 
 CONNECTION_UPGRADE_VARIABLE = "nginxgen_connection_upgrade"
 JSON_LOG_FORMAT = "nginxgen_json"
