@@ -38,7 +38,7 @@ from nginxgen.generation.fields import (
     Name,
     Size,
 )
-from nginxgen.generation.plan import INTERMEDIATE_CIPHERS
+from nginxgen.generation.plan_tls import INTERMEDIATE_CIPHERS
 from nginxgen.nginx.config import Directive, ParsedConfig
 from nginxgen.nginx.directives import check_raw_directive
 
