@@ -7,12 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import (
-    BeforeValidator,
-    Field,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from nginxgen.core.versions import UPSTREAM_RESOLVE, at_least
 from nginxgen.generation.fields import (

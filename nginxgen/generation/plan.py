@@ -50,12 +50,7 @@ from nginxgen.generation.plan_tls import (
     server_headers,
     tls_plan,
 )
-from nginxgen.generation.plan_types import (
-    EnvironmentPlan,
-    Listen,
-    Plan,
-    Resolver,
-)
+from nginxgen.generation.plan_types import EnvironmentPlan, Listen, Plan, Resolver
 from nginxgen.generation.rules import check_environments
 from nginxgen.generation.sections import Timeouts
 

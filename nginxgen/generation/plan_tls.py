@@ -8,17 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nginxgen.core.errors import Problem
-from nginxgen.core.versions import (
-    PER_SERVER_PROTOCOLS,
-    at_least,
-)
+from nginxgen.core.versions import PER_SERVER_PROTOCOLS, at_least
 from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.models import Environment, Settings
-from nginxgen.generation.plan_types import (
-    EnvironmentPlan,
-    Header,
-    TlsPlan,
-)
+from nginxgen.generation.plan_types import EnvironmentPlan, Header, TlsPlan
 
 ALT_SVC = 'h3=":443"; ma=86400'
 # Mozilla's server-side TLS recommendations (guidelines 5.7): intermediate and modern.
