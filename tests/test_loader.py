@@ -9,15 +9,9 @@ import pytest
 import yaml
 
 from nginxgen.core.errors import ConfigError, Problem
-from nginxgen.generation.loader import (
-    display_path,
-    dotted,
-    load_environments,
-    load_settings,
-    parse_yaml,
-    validate,
-)
+from nginxgen.generation.loader import display_path, load_environments, load_settings, validate
 from nginxgen.generation.models import Environment, Settings
+from nginxgen.generation.yaml_source import dotted, parse_yaml
 
 VALID = """\
 domains: [example.test]
@@ -422,7 +416,7 @@ def test_display_path_is_relative_below_the_working_directory(
 
 def test_libyaml_and_pure_python_parsers_give_the_same_values_and_positions() -> None:
     """The fast path (libyaml) must locate every value exactly where the pure-Python one does."""
-    from nginxgen.generation import loader
+    from nginxgen.generation import yaml_source
 
     if not hasattr(yaml, "CSafeLoader"):
         pytest.fail("PyYAML was built without libyaml; the fast path is not exercised")
@@ -443,8 +437,8 @@ def test_libyaml_and_pure_python_parsers_give_the_same_values_and_positions() ->
         "    service: web\n"
         "    websocket: true\n"
     )
-    fast_data, fast_source = loader._parse_with(yaml.CSafeLoader, text, "x.yaml")
-    slow_data, slow_source = loader._parse_with(yaml.SafeLoader, text, "x.yaml")
+    fast_data, fast_source = yaml_source._parse_with(yaml.CSafeLoader, text, "x.yaml")
+    slow_data, slow_source = yaml_source._parse_with(yaml.SafeLoader, text, "x.yaml")
     assert fast_data == slow_data
     assert fast_source.positions == slow_source.positions
     assert fast_source.key_positions == slow_source.key_positions

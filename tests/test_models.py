@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from nginxgen.generation import models
-from nginxgen.generation.models import Environment, Route, Service, Settings, StrictModel, Tls
+from nginxgen.generation import fields, models, route_tests, sections
+from nginxgen.generation.fields import StrictModel
+from nginxgen.generation.models import Environment, Settings
+from nginxgen.generation.sections import Route, Service, Tls
 
 
 def environment(**overrides: Any) -> dict[str, Any]:
@@ -30,11 +32,12 @@ def errors_of(model: type[BaseModel], data: Any) -> list[tuple[tuple[str | int, 
 def every_model() -> list[type[BaseModel]]:
     return [
         value
-        for value in vars(models).values()
+        for module in (fields, sections, route_tests, models)
+        for value in vars(module).values()
         if isinstance(value, type)
         and issubclass(value, BaseModel)
         and value is not StrictModel
-        and value.__module__ == models.__name__
+        and value.__module__ == module.__name__
     ]
 
 

@@ -15,8 +15,9 @@ import yaml
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
+from nginxgen.generation.fields import StrictModel
 from nginxgen.generation.loader import load_environments, load_settings
-from nginxgen.generation.models import Environment, Settings, StrictModel
+from nginxgen.generation.models import Environment, Settings
 from nginxgen.generation.pipeline import generate
 from nginxgen.generation.plan import build_plan
 from nginxgen.generation.render import render

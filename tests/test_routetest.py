@@ -13,8 +13,9 @@ from nginxgen.cli import app
 from nginxgen.commands.route_test import stack_files
 from nginxgen.core.errors import ConfigError
 from nginxgen.generation.loader import load_environments, validate
-from nginxgen.generation.models import Environment, Settings, parse_request
+from nginxgen.generation.models import Environment, Settings
 from nginxgen.generation.pipeline import generate
+from nginxgen.generation.route_tests import parse_request
 from nginxgen.routetest.cases import (
     Case,
     Expectation,

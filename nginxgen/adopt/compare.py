@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from nginxgen.adopt.convert import PROXY_URL, parameters
+from nginxgen.adopt.handlers import PROXY_URL, parameters
 from nginxgen.adopt.sites import Server, block_of, read_server, servers_of
 from nginxgen.nginx.config import Directive, ParsedConfig
 

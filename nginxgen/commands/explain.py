@@ -15,8 +15,8 @@ from nginxgen.commands.result import EXIT_OK, Report, json_report, lines
 from nginxgen.commands.route_test import open_stack, probe_host, services
 from nginxgen.core.errors import ConfigError, Problem
 from nginxgen.core.formats import OutputFormat
-from nginxgen.generation.models import parse_request
 from nginxgen.generation.pipeline import generate
+from nginxgen.generation.route_tests import parse_request
 from nginxgen.routetest.client import Observed, send
 from nginxgen.routetest.compare import answered_by
 from nginxgen.routetest.routing import Destination, destination

@@ -20,8 +20,9 @@ from nginxgen.core.facts import CONF_D, conf_d_name
 from nginxgen.core.formats import AnnotatedFormat
 from nginxgen.docker.stack import NginxDidNotStart, TestStack
 from nginxgen.generation.loader import LoadedEnvironment
-from nginxgen.generation.models import Access, Settings
+from nginxgen.generation.models import Settings
 from nginxgen.generation.pipeline import Generated, generate
+from nginxgen.generation.sections import Access
 from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
 from nginxgen.routetest.cases import Case, ServiceRef, all_cases, with_hosts_down
 from nginxgen.routetest.client import send, static_marker

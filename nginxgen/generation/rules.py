@@ -13,13 +13,9 @@ from collections.abc import Callable, Iterator, Sequence
 from nginxgen.core.errors import Problem
 from nginxgen.core.facts import SWARM_TASKS_PREFIX
 from nginxgen.core.versions import HTTP3, UPSTREAM_RESOLVE, at_least
+from nginxgen.generation.fields import NAME_PATTERN
 from nginxgen.generation.loader import LoadedEnvironment
-from nginxgen.generation.models import (
-    NAME_PATTERN,
-    Settings,
-    effective_strategy,
-    strategy_problem,
-)
+from nginxgen.generation.models import Settings, effective_strategy, strategy_problem
 from nginxgen.generation.naming import variable_part
 
 EnvironmentRule = Callable[[LoadedEnvironment, Settings], Iterator[Problem]]

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from nginxgen.core.errors import UsageError
+from nginxgen.generation.fields import NAME_PATTERN
 from nginxgen.generation.loader import (
     LoadedEnvironment,
     display_path,
@@ -15,7 +16,7 @@ from nginxgen.generation.loader import (
     load_environments,
     validate,
 )
-from nginxgen.generation.models import NAME_PATTERN, Environment, Settings
+from nginxgen.generation.models import Environment, Settings
 from nginxgen.generation.plan import build_plan
 
 _SERVICE = re.compile(r"(?P<host>[^:\s]+):(?P<port>[0-9]{1,5})")

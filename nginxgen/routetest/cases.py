@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from nginxgen.core.errors import ConfigError, Problem
 from nginxgen.generation.loader import SETTINGS_FILE, LoadedEnvironment
-from nginxgen.generation.models import Environment, RequestLine, Route, RouteTest, parse_request
+from nginxgen.generation.models import Environment
+from nginxgen.generation.route_tests import RequestLine, RouteTest, parse_request
+from nginxgen.generation.sections import Route
 from nginxgen.routetest.routing import route_for
 
 UNKNOWN_HOST = "unknown-host.nginxgen.invalid"

@@ -16,7 +16,7 @@ import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from nginxgen.generation.models import RequestLine
+from nginxgen.generation.route_tests import RequestLine
 from nginxgen.routetest.echo import ECHO_HEADER, Received, parse_echo
 
 LOOPBACK = "127.0.0.1"

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from nginxgen.generation.loader import LoadedEnvironment
-from nginxgen.generation.models import Environment, RequestLine, Route
+from nginxgen.generation.models import Environment
+from nginxgen.generation.route_tests import RequestLine
+from nginxgen.generation.sections import Route
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,391 @@
+"""The directive handlers of `nginxgen import`: tables of small functions by directive name,
+one for server level (TLS among them) and one for location level, sharing the handlers that
+apply at both. A directive without a handler is kept raw where nginxgen's raw check accepts it,
+and listed as not converted otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from nginxgen.adopt.conversion_state import RouteDraft, is_valid
+from nginxgen.generation.fields import Duration, FilePath, HeaderName, HeaderValue, Size
+from nginxgen.generation.plan_tls import INTERMEDIATE_CIPHERS
+from nginxgen.nginx.config import Directive
+
+if TYPE_CHECKING:
+    from nginxgen.adopt.site_converter import SiteConverter
+
+
+STANDARD_PROXY_HEADERS = {
+    "host": "$host",
+    "x-real-ip": "$remote_addr",
+    "x-forwarded-for": "$proxy_add_x_forwarded_for",
+    "x-forwarded-proto": "$scheme",
+}
+SECURITY_HEADERS = {
+    "x-content-type-options": "x_content_type_options",
+    "referrer-policy": "referrer_policy",
+    "x-frame-options": "x_frame_options",
+    "content-security-policy": "content_security_policy",
+}
+# What nginx.conf of every package sets at http level: not a site's, and still in force.
+TLS_TUNING = frozenset(
+    {
+        "ssl_prefer_server_ciphers",
+        "ssl_session_cache",
+        "ssl_session_timeout",
+        "ssl_session_tickets",
+        "ssl_ecdh_curve",
+        "ssl_buffer_size",
+    }
+)
+SILENT = frozenset({"server_tokens", "http2", "proxy_http_version", "resolver_timeout"})
+PROXY_URL = re.compile(
+    r"(?P<scheme>[a-z]+)://(?P<host>[^/:$\s]+)(?::(?P<port>[0-9]+))?(?P<uri>/[^\s]*)?"
+)
+UNAVAILABLE_CODES = frozenset({"500", "502", "503", "504"})
+Handler = Callable[["SiteConverter", Directive, RouteDraft], None]
+
+
+# --- handlers shared by both levels ------------------------------------------------------------
+
+
+def _proxy_set_header(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    route.own_request_headers = True
+    if len(directive.args) != 2:
+        converter.collector.left(directive, "expected a header name and value")
+        return
+    name, value = directive.args
+    lower = name.lower()
+    if lower == "upgrade" and value == "$http_upgrade":
+        route.upgrade = True
+    elif lower == "connection" and (value.lower() == "upgrade" or value.startswith("$")):
+        route.connection = True
+    elif STANDARD_PROXY_HEADERS.get(lower) == value:
+        return  # nginxgen sends it anyway
+    elif is_valid(HeaderName, name) and is_valid(HeaderValue, value):
+        route.request_headers[name] = value
+    else:
+        converter.keep_raw(directive, route, "location", "header value with variables or quotes")
+
+
+def _add_header(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    args = directive.args
+    if len(args) not in (2, 3) or (len(args) == 3 and args[2] != "always"):
+        converter.collector.left(directive, "expected a header name, value and `always`")
+        return
+    name, value = args[0], args[1]
+    if len(args) == 2:
+        converter.collector.note(directive, "nginxgen sends response headers `always`")
+    lower = name.lower()
+    if route is converter.server and lower == "strict-transport-security":
+        converter.hsts = _hsts(value)
+        if converter.hsts is None:
+            converter.collector.left(directive, "HSTS value nginxgen cannot express")
+        return
+    if route is converter.server and lower in SECURITY_HEADERS and is_valid(HeaderValue, value):
+        converter.security[SECURITY_HEADERS[lower]] = value
+        return
+    route.own_response_headers = True
+    if is_valid(HeaderName, name) and is_valid(HeaderValue, value):
+        if route is converter.server:
+            converter.collector.left(
+                directive, "server-wide custom response header: give it per route"
+            )
+        else:
+            route.response_headers[name] = value
+    else:
+        converter.keep_raw(directive, route, "location", "header value with variables or quotes")
+
+
+def _hsts(value: str) -> dict[str, Any] | None:
+    parts = [part.strip().lower() for part in value.split(";") if part.strip()]
+    hsts: dict[str, Any] = {}
+    for part in parts:
+        if part.startswith("max-age=") and part[8:].isdigit():
+            hsts["max_age"] = int(part[8:])
+        elif part == "includesubdomains":
+            hsts["include_subdomains"] = True
+        elif part == "preload":
+            hsts["preload"] = True
+        else:
+            return None
+    if "max_age" not in hsts:
+        return None
+    return hsts
+
+
+def _timeout(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    key = directive.name.removeprefix("proxy_").removesuffix("_timeout")
+    value = directive.args[0] if directive.args else ""
+    if is_valid(Duration, value):
+        route.timeouts[key] = value
+    else:
+        converter.collector.left(directive, "duration nginxgen cannot express")
+
+
+def _buffering(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    route.buffering = directive.args != ("off",)
+
+
+def _body_size(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    value = directive.args[0] if directive.args else ""
+    if not is_valid(Size, value):
+        converter.collector.left(directive, "size nginxgen cannot express")
+    elif route is converter.server:
+        converter.env["client_max_body_size"] = value
+    else:
+        route.data["client_max_body_size"] = value
+
+
+def _auth_basic(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    realm = directive.args[0] if directive.args else ""
+    if realm == "off":
+        route.auth_off = True
+    elif is_valid(HeaderValue, realm):
+        route.auth["realm"] = realm
+    else:
+        converter.collector.left(directive, "realm nginxgen cannot express")
+    _sync_access(converter, route)
+
+
+def _auth_file(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    path = directive.args[0] if directive.args else ""
+    if is_valid(FilePath, path):
+        route.auth["htpasswd"] = path
+    else:
+        converter.collector.left(directive, "htpasswd path nginxgen cannot express")
+    _sync_access(converter, route)
+
+
+def _allow(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    route.own_allow = True
+    value = directive.args[0] if directive.args else ""
+    if value == "all":
+        converter.collector.note(directive, "allow all: no allow-list")
+    else:
+        route.allow.append(value)
+    _sync_access(converter, route)
+
+
+def _deny(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    route.own_allow = True
+    block = route.directive.block or ()
+    last_rule = [d for d in block if d.name in ("allow", "deny")][-1:]
+    if directive.args != ("all",) or last_rule != [directive]:
+        converter.collector.left(
+            directive, "nginxgen's access is an allow-list followed by `deny all`"
+        )
+
+
+def _sync_access(converter: SiteConverter, route: RouteDraft) -> None:
+    """Server-level access becomes the environment's `access`."""
+    if route is not converter.server:
+        return
+    access: dict[str, Any] = {}
+    if route.auth and not route.auth_off:
+        access["basic_auth"] = dict(route.auth)
+    if route.allow:
+        access["allow"] = list(route.allow)
+    if access:
+        converter.env["access"] = access
+
+
+def _limit_req(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    options = parameters(directive.args)
+    zone = converter.http.zones.get(options.get("zone", ""))
+    if zone is None:
+        converter.collector.left(directive, "limit_req zone not defined here")
+        return
+    key = zone.args[0] if zone.args else ""
+    rate = next((a[5:] for a in zone.args if a.startswith("rate=")), "")
+    if key not in ("$binary_remote_addr", "$remote_addr"):
+        converter.collector.left(directive, f"rate limited by {key}: nginxgen limits per address")
+        return
+    limit: dict[str, Any] = {"rate": rate}
+    if options.get("burst", "0").isdigit() and int(options.get("burst", "0")):
+        limit["burst"] = int(options["burst"])
+    limit["nodelay"] = "nodelay" in options
+    if set(options) - {"zone", "burst", "nodelay"}:
+        converter.collector.left(directive, "limit_req parameter nginxgen does not set")
+    route.limit = limit
+    converter.collector.note(zone, f"zone {options['zone']}: one zone per route in nginxgen")
+
+
+def parameters(args: tuple[str, ...]) -> dict[str, str]:
+    """`zone=one burst=5 nodelay` → {zone: one, burst: 5, nodelay: ""}."""
+    options: dict[str, str] = {}
+    for arg in args:
+        key, _, value = arg.partition("=")
+        options[key] = value
+    return options
+
+
+def _limit_req_status(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    if directive.args != ("429",):
+        converter.collector.note(directive, "nginxgen answers 429 over the rate limit")
+
+
+def _silent(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    if directive.name == "server_tokens" and directive.args != ("off",):
+        converter.collector.note(directive, "nginxgen sets server_tokens off")
+
+
+# --- server level ----------------------------------------------------------------------------
+
+
+def _certificate(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    path = directive.args[0] if directive.args else ""
+    if not is_valid(FilePath, path):
+        converter.collector.left(directive, "certificate path nginxgen cannot express")
+
+
+def _protocols(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    protocols = set(directive.args)
+    if protocols == {"TLSv1.3"}:
+        converter.tls["profile"] = "modern"
+        return
+    if protocols != {"TLSv1.2", "TLSv1.3"}:
+        converter.collector.note(
+            directive,
+            "closest Mozilla profile: intermediate (TLSv1.2 TLSv1.3); the input allowed "
+            + " ".join(directive.args),
+        )
+
+
+def _ciphers(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    if directive.args != (INTERMEDIATE_CIPHERS,):
+        converter.collector.note(directive, "ciphers of the Mozilla profile instead")
+
+
+def _tls_tuning(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    converter.collector.note(directive, "nginxgen sets its own TLS session settings")
+
+
+def _stapling(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    if directive.name == "ssl_stapling" and directive.args == ("on",):
+        converter.tls["ocsp_stapling"] = True
+    elif directive.name == "ssl_trusted_certificate" and directive.args:
+        converter.tls["trusted_certificate"] = directive.args[0]
+
+
+def _dhparam(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    converter.collector.note(directive, "nginxgen's profiles use no DHE ciphers: not needed")
+
+
+def _missing_include(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    if directive.args and "options-ssl-nginx" in directive.args[0]:
+        converter.collector.note(directive, "certbot's TLS options: the Mozilla profile instead")
+    else:
+        converter.collector.left(directive, "included file not found: its content is unknown")
+
+
+def _resolver(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    valid = next((a[6:] for a in directive.args if a.startswith("valid=")), None)
+    if valid and is_valid(Duration, valid):
+        converter.http.resolver_valid = valid
+    converter.collector.note(directive, "nginxgen uses Docker's DNS (127.0.0.11) for every service")
+
+
+def _error_page(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    codes = {arg for arg in directive.args[:-1] if arg.isdigit()}
+    if codes and codes <= UNAVAILABLE_CODES:
+        converter.collector.note(
+            directive, "a service that is down gets nginxgen's `unavailable` page instead"
+        )
+        return
+    converter.keep_raw(directive, route, "server", "error page nginxgen cannot express")
+
+
+def _root(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    if directive.args and is_valid(FilePath, directive.args[0]):
+        route.root = directive.args[0]
+    else:
+        converter.collector.left(directive, "root nginxgen cannot express")
+
+
+def _index(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    if directive.args != ("index.html",):
+        context = "server" if route is converter.server else "location"
+        converter.keep_raw(directive, route, context, "index nginxgen cannot express")
+
+
+def _server_other(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    if directive.name == "return":
+        converter.collector.left(directive, "a server-wide return beside locations")
+        return
+    converter.keep_raw(directive, route, "server", "no counterpart in nginxgen")
+
+
+def _proxy_pass(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    url = directive.args[0] if directive.args else ""
+    service = converter.service_for(directive, url)
+    if service is None:
+        return
+    route.data["service"] = service
+    match = PROXY_URL.fullmatch(url)
+    route.proxy_uri = match["uri"] if match else None
+
+
+def _try_files(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    route.try_files = directive
+
+
+def _location_other(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+    if directive.name in ("return", "rewrite", "if", "alias"):
+        converter.collector.left(directive, f"{directive.name} has no counterpart in nginxgen")
+        return
+    converter.keep_raw(directive, route, "location", "no counterpart in nginxgen")
+
+
+_SHARED: dict[str, Handler] = {
+    "proxy_set_header": _proxy_set_header,
+    "add_header": _add_header,
+    "proxy_connect_timeout": _timeout,
+    "proxy_read_timeout": _timeout,
+    "proxy_send_timeout": _timeout,
+    "proxy_buffering": _buffering,
+    "client_max_body_size": _body_size,
+    "auth_basic": _auth_basic,
+    "auth_basic_user_file": _auth_file,
+    "allow": _allow,
+    "deny": _deny,
+    "limit_req": _limit_req,
+    "limit_req_status": _limit_req_status,
+    "root": _root,
+    "index": _index,
+    **dict.fromkeys(SILENT, _silent),
+}
+SERVER_HANDLERS: dict[str, Handler] = {
+    **_SHARED,
+    "ssl_certificate": _certificate,
+    "ssl_certificate_key": _certificate,
+    "ssl_protocols": _protocols,
+    "ssl_ciphers": _ciphers,
+    **dict.fromkeys(TLS_TUNING, _tls_tuning),
+    "ssl_stapling": _stapling,
+    "ssl_stapling_verify": _stapling,
+    "ssl_trusted_certificate": _stapling,
+    "ssl_dhparam": _dhparam,
+    "include": _missing_include,
+    "error_page": _error_page,
+    "resolver": _resolver,
+}
+LOCATION_HANDLERS: dict[str, Handler] = {
+    **_SHARED,
+    "proxy_pass": _proxy_pass,
+    "try_files": _try_files,
+}
+
+
+def server_handler(name: str) -> Handler:
+    """The handler of a server-level directive; without one, it is kept raw or listed."""
+    return SERVER_HANDLERS.get(name, _server_other)
+
+
+def location_handler(name: str) -> Handler:
+    """The handler of a location-level directive; without one, it is kept raw or listed."""
+    return LOCATION_HANDLERS.get(name, _location_other)
