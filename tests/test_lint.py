@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from nginxgen.cli import app
 from nginxgen.commands.lint import lint as lint_command
+from nginxgen.lint.addresses import classify
 from nginxgen.lint.engine import LintOptions, lint_paths, lint_text
-from nginxgen.lint.rules import RULES, classify
+from nginxgen.lint.rules import RULES
 from nginxgen.nginx.config import ConfigParseError
 
 REPO = Path(__file__).resolve().parent.parent

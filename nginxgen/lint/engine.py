@@ -15,7 +15,8 @@ from typing import TextIO
 
 from nginxgen.core.errors import UsageError
 from nginxgen.core.versions import Version, parse_version
-from nginxgen.lint.rules import RULES, ConfigFacts, Rule, Scope, Severity
+from nginxgen.lint.model import ConfigFacts, Rule, Scope, Severity
+from nginxgen.lint.rules import RULES
 from nginxgen.nginx.config import (
     Directive,
     ParsedConfig,

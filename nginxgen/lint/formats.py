@@ -6,7 +6,7 @@ import json
 
 from nginxgen.core.formats import annotation_data, annotation_property
 from nginxgen.lint.engine import Finding, LintResult
-from nginxgen.lint.rules import Severity
+from nginxgen.lint.model import Severity
 
 JSON_SCHEMA_VERSION = 1
 GITHUB_LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
