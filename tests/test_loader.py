@@ -442,3 +442,14 @@ def test_libyaml_and_pure_python_parsers_give_the_same_values_and_positions() ->
     assert fast_data == slow_data
     assert fast_source.positions == slow_source.positions
     assert fast_source.key_positions == slow_source.key_positions
+
+
+def test_libyaml_parses_where_pyyaml_has_it() -> None:
+    # The fast parser was once looked up where PyYAML does not export it, and every file fell
+    # back to the pure-Python parser, four times slower, with no test noticing.
+    import yaml
+
+    from nginxgen.generation import yaml_source
+
+    assert yaml.__with_libyaml__
+    assert yaml_source._LOADERS[0] is not yaml_source._PureLoader

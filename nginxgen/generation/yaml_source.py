@@ -263,7 +263,8 @@ def _check_nesting(loader: Any) -> None:
 # libyaml's parser, where PyYAML was built with it, is several times faster than the pure-Python
 # one; the pure-Python one words errors as users see them, so a document libyaml rejects is
 # parsed again by it for the message.
-_CParser: Any = getattr(yaml, "CParser", None)
+# `yaml.CParser` is not exported at the top of the package: it lives in `yaml.cyaml`.
+_CParser: Any = getattr(yaml.cyaml, "CParser", None) if yaml.__with_libyaml__ else None
 _LOADERS: list[type[Any]] = []
 if _CParser is not None:
 
