@@ -52,12 +52,3 @@ def environment_at(text: str, line: int) -> EnvironmentMarker | None:
         if match:
             found = EnvironmentMarker(match["name"], match["file"])
     return found
-
-
-def environment_markers(text: str) -> list[tuple[int, EnvironmentMarker]]:
-    """Every environment marker of `text` with its 1-based line."""
-    return [
-        (number, EnvironmentMarker(match["name"], match["file"]))
-        for number, content in enumerate(text.splitlines(), start=1)
-        if (match := _ENVIRONMENT.match(content))
-    ]

@@ -23,7 +23,6 @@ from nginxgen.nginx.docker_engine import docker_client
 
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 DEFAULT_COMPOSE_SERVICE = "nginx"
-COMMAND_TIMEOUT_SECONDS = 10
 
 
 @dataclass(frozen=True)
