@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from nginxgen.cli import app
 from nginxgen.commands.status import network_findings, version_findings
 from nginxgen.docker.live import version_name
+from nginxgen.docker.proxy import COMMAND_TIMEOUT_SECONDS, TIMED_OUT, ProxyContainer
 from nginxgen.generation.models import Settings
 from nginxgen.generation.pipeline import generate
 from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
@@ -144,3 +145,53 @@ def test_a_healthy_stack_is_clean(docker_stack: DockerStack, project: Path) -> N
     stopped = CliRunner().invoke(app, ["status", "--container", proxy.name])
     assert stopped.exit_code == 1, stopped.output
     assert "error: service: shop: service app (app:3000) does not resolve" in stopped.output
+
+
+class _FakeExec:
+    def __init__(self, exit_code: int, output: object) -> None:
+        self.exit_code, self.output = exit_code, output
+
+    def __iter__(self) -> Iterator[object]:
+        return iter((self.exit_code, self.output))
+
+
+class _FakeContainer:
+    """Records what runs inside it; `timeout` answers as the image says."""
+
+    name = "fake"
+
+    def __init__(self, has_timeout: bool, exit_code: int = 0) -> None:
+        self.has_timeout, self.exit_code = has_timeout, exit_code
+        self.commands: list[list[str]] = []
+
+    def exec_run(self, argv: list[str], demux: bool = False) -> _FakeExec:
+        self.commands.append(argv)
+        if argv[:2] == ["sh", "-c"] and argv[2] == "command -v timeout":
+            return _FakeExec(0 if self.has_timeout else 1, b"")
+        return _FakeExec(self.exit_code, (b"out", b""))
+
+
+def test_commands_in_the_proxy_are_bounded_by_timeout_where_the_image_has_it() -> None:
+    container = _FakeContainer(has_timeout=True)
+    proxy = ProxyContainer(container)  # type: ignore[arg-type]
+    assert proxy.run(["nginx", "-t"]).stdout == "out"
+    proxy.run(["nginx", "-T"])
+    # Looked up once, then every command runs under it.
+    assert container.commands[1:] == [
+        ["timeout", str(COMMAND_TIMEOUT_SECONDS), "nginx", "-t"],
+        ["timeout", str(COMMAND_TIMEOUT_SECONDS), "nginx", "-T"],
+    ]
+    assert len(container.commands) == 3
+
+
+def test_a_command_that_times_out_says_so() -> None:
+    proxy = ProxyContainer(_FakeContainer(has_timeout=True, exit_code=TIMED_OUT))  # type: ignore[arg-type]
+    result = proxy.run(["nginx", "-t"])
+    assert result.exit_code == TIMED_OUT
+    assert f"did not finish within {COMMAND_TIMEOUT_SECONDS} s" in result.stderr
+
+
+def test_an_image_without_timeout_runs_commands_unbounded() -> None:
+    container = _FakeContainer(has_timeout=False)
+    ProxyContainer(container).run(["nginx", "-t"])  # type: ignore[arg-type]
+    assert container.commands[-1] == ["nginx", "-t"]

@@ -46,11 +46,19 @@ class Exec:
         return self.stdout + self.stderr
 
 
+# How long one command inside the proxy may take: the SDK's exec has no timeout of its own, and a
+# hung `nginx -t` or probe must not hang a deploy (coreutils' and busybox's `timeout` both take
+# this form; exit 124 when it fires).
+COMMAND_TIMEOUT_SECONDS = 60
+TIMED_OUT = 124
+
+
 class ProxyContainer:
     """The running nginx container a deploy or status works on."""
 
     def __init__(self, container: Container) -> None:
         self.container = container
+        self._timeout: list[str] | None = None
 
     @property
     def name(self) -> str:
@@ -74,8 +82,18 @@ class ProxyContainer:
         return tuple(sorted(settings.get("Networks", {}) or {}))
 
     def run(self, argv: Sequence[str]) -> Exec:
-        """`argv` inside the container, stdout and stderr apart."""
-        exit_code, output = self.container.exec_run(list(argv), demux=True)
+        """`argv` inside the container, stdout and stderr apart, bounded by `timeout` where the
+        image has it (every nginx image does; one without it runs the command unbounded)."""
+        if self._timeout is None:
+            found = self.container.exec_run(["sh", "-c", "command -v timeout"])
+            self._timeout = (
+                ["timeout", str(COMMAND_TIMEOUT_SECONDS)] if found.exit_code == 0 else []
+            )
+        exit_code, output = self.container.exec_run([*self._timeout, *argv], demux=True)
+        if exit_code == TIMED_OUT and self._timeout:
+            return Exec(
+                TIMED_OUT, "", f"{argv[0]} did not finish within {COMMAND_TIMEOUT_SECONDS} s"
+            )
         # With demux the SDK returns (stdout, stderr), either None when the stream was empty.
         stdout, stderr = output if isinstance(output, tuple) else (None, None)
         return Exec(
