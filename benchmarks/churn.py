@@ -35,11 +35,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import docker
-from docker.errors import DockerException, ImageNotFound, NotFound
+from docker.errors import DockerException, NotFound
 from docker.types import IPAMConfig, IPAMPool
 
-from benchmarks.docker_stack import BACKEND_IMAGE, LOOPBACK, BenchmarkError
+from benchmarks.docker_stack import (
+    BACKEND_IMAGE,
+    LOOPBACK,
+    BenchmarkError,
+    nginx_version,
+    require_image,
+)
+from benchmarks.docker_stack import client as docker_client
 from nginxgen.generation.models import Settings
 from nginxgen.generation.pipeline import generate
 
@@ -362,14 +368,10 @@ def main(argv: list[str] | None = None) -> int:
     if not 8 <= options.duration <= 60 or not 1 <= options.rate <= 100:
         parser.error("--duration must be 8..60 and --rate 1..100 (the run stays bounded)")
     try:
-        client = docker.from_env()
+        client = docker_client()
         for image in (options.image, BACKEND_IMAGE):
-            try:
-                client.images.get(image)
-            except ImageNotFound:
-                raise BenchmarkError(f"image {image} is missing; run scripts/test-infra") from None
-        output = client.containers.run(options.image, ["nginx", "-v"], remove=True, stderr=True)
-        version = bytes(output).decode().strip().rsplit("/", 1)[-1]
+            require_image(image)
+        version = nginx_version(options.image)
         generated = configs(version, _settings_overrides(options.settings))
         results = []
         for strategy in options.strategies.split(","):

@@ -31,11 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-import docker
-from docker.errors import DockerException, ImageNotFound
+from docker.errors import DockerException
 from docker.types import EndpointSpec, Mount, ServiceMode, UpdateConfig
 
-from benchmarks.docker_stack import BACKEND_IMAGE, LOOPBACK, BenchmarkError
+from benchmarks.docker_stack import (
+    BACKEND_IMAGE,
+    LOOPBACK,
+    BenchmarkError,
+    require_image,
+)
+from benchmarks.docker_stack import client as docker_client
 from nginxgen.generation.models import Settings
 from nginxgen.generation.pipeline import generate
 
@@ -282,12 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= options.updates <= 10:
         parser.error("--updates must be 1..10 (the run stays bounded)")
     try:
-        client = docker.from_env()
+        client = docker_client()
         for image in (options.image, BACKEND_IMAGE):
-            try:
-                client.images.get(image)
-            except ImageNotFound:
-                raise BenchmarkError(f"image {image} is missing; run scripts/test-infra") from None
+            require_image(image)
         with tempfile.TemporaryDirectory(prefix="nginxgen-swarm-") as temporary, swarm(client):
             print(measure(client, options.image, Path(temporary), options.updates))
     except (BenchmarkError, DockerException) as error:
