@@ -186,6 +186,21 @@ def test_an_internal_error_is_exit_3_without_a_traceback(
 # --- every validation rule: tests/cases/errors/<rule>/ ------------------------------------------
 
 
+def simple_environment(domain: str, *extra: str) -> str:
+    """One service on `/` for `domain`, with `extra` top-level lines."""
+    lines = [f"domains: [{domain}]", *extra, "services: {app: {host: app, port: 80}}"]
+    return "\n".join([*lines, "routes: [{path: /, service: app}]", ""])
+
+
+def write_environments(directory: Path, files: dict[str, str]) -> Path:
+    """`directory`/environments with one file per name: the project of a CLI test."""
+    environments = directory / "environments"
+    environments.mkdir()
+    for name, text in files.items():
+        (environments / f"{name}.yaml").write_text(text, encoding="utf-8")
+    return environments
+
+
 def copy_case(case: Path, destination: Path) -> None:
     # Symbolic links stay links: some cases are a dangling link or a loop.
     shutil.copytree(case, destination, symlinks=True, ignore=shutil.ignore_patterns("expected.*"))
@@ -410,21 +425,8 @@ def test_schema_output_is_stable() -> None:
 def test_a_modern_profile_beside_an_intermediate_one_is_a_warning_before_nginx_1_29_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    environments = tmp_path / "environments"
-    environments.mkdir()
-    (environments / "a.yaml").write_text(
-        "domains: [a.test]\n"
-        "services: {app: {host: app, port: 80}}\n"
-        "routes: [{path: /, service: app}]\n",
-        encoding="utf-8",
-    )
-    (environments / "b.yaml").write_text(
-        "domains: [b.test]\n"
-        "tls: {profile: modern}\n"
-        "services: {app: {host: app, port: 80}}\n"
-        "routes: [{path: /, service: app}]\n",
-        encoding="utf-8",
-    )
+    modern = simple_environment("b.test", "tls: {profile: modern}")
+    write_environments(tmp_path, {"a": simple_environment("a.test"), "b": modern})
     monkeypatch.chdir(tmp_path)
     (tmp_path / "nginxgen.yaml").write_text('nginx_version: "1.28"\n', encoding="utf-8")
     result = run("render")
@@ -465,15 +467,15 @@ def test_new_ignores_editor_dotfiles_like_render_does(
 def test_validate_explains_that_host_docker_internal_is_not_resolved(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    environments = tmp_path / "environments"
-    environments.mkdir()
-    (environments / "a.yaml").write_text(
-        "domains: [a.test]\n"
-        "services:\n"
-        "  app: {host: host.docker.internal, port: 80}\n"
-        "  ip: {address: 172.17.0.1, port: 80}\n"
-        "routes: [{path: /, service: app}, {path: /ip/, service: ip}]\n",
-        encoding="utf-8",
+    write_environments(
+        tmp_path,
+        {
+            "a": "domains: [a.test]\n"
+            "services:\n"
+            "  app: {host: host.docker.internal, port: 80}\n"
+            "  ip: {address: 172.17.0.1, port: 80}\n"
+            "routes: [{path: /, service: app}, {path: /ip/, service: ip}]\n"
+        },
     )
     monkeypatch.chdir(tmp_path)
     result = run("validate")
@@ -489,14 +491,7 @@ def test_validate_explains_that_host_docker_internal_is_not_resolved(
 def test_compose_publishes_udp_443_for_http3(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    environments = tmp_path / "environments"
-    environments.mkdir()
-    (environments / "a.yaml").write_text(
-        "domains: [a.test]\n"
-        "services: {app: {host: app, port: 80}}\n"
-        "routes: [{path: /, service: app}]\n",
-        encoding="utf-8",
-    )
+    environments = write_environments(tmp_path, {"a": simple_environment("a.test")})
     monkeypatch.chdir(tmp_path)
     assert "udp" not in run("compose").stdout
     with (environments / "a.yaml").open("a", encoding="utf-8") as file:
