@@ -25,6 +25,7 @@ from nginxgen.docker.live import (
     dumped_files,
     find_layout,
     reload_failures,
+    reload_took,
     rollback_target,
     staged_main_config,
     version_name,
@@ -142,9 +143,21 @@ def test_reload_failures_and_workers_are_read_from_nginx_output() -> None:
         "2026/11/29 16:30:00 [emerg] 1#1: bind() to 0.0.0.0:443 failed (98: Address in use)\n"
     )
     assert reload_failures(log) == [log.splitlines()[1]]
-    listing = "1 nginx: master process nginx -g daemon off;\n7 nginx: worker process \n"
-    listing += "8 nginx: worker process is shutting down\n9 sh -c x\n"
-    assert worker_pids(listing) == {7}
+    listing = "1 0 nginx: master process nginx -g daemon off;\n7 1 nginx: worker process \n"
+    listing += "8 1 nginx: worker process is shutting down\n9 1 sh -c x\n"
+    assert worker_pids(listing) == {7: 1}
+
+
+def test_a_reload_takes_over_only_once_no_old_worker_accepts() -> None:
+    # Old workers keep accepting until they turn to "shutting down": a request in between could
+    # still get the previous config (seen: a rollback's first request answered by the old one).
+    assert not reload_took({7: 1, 8: 1}, {7: 1, 8: 1})
+    assert not reload_took({7: 1, 8: 1}, {7: 1, 9: 1})
+    assert reload_took({7: 1, 8: 1}, {9: 1, 10: 1})
+    assert not reload_took({7: 1}, {})
+    # Another nginx in the container (master 40) keeps its workers: only the reloaded one counts.
+    assert reload_took({7: 1, 41: 40}, {9: 1, 41: 40})
+    assert not reload_took({7: 1, 41: 40}, {7: 1, 41: 40})
 
 
 def probe_target(tls: bool = True) -> ProbeTarget:

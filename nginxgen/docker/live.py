@@ -265,14 +265,30 @@ def reload_failures(log: str) -> list[str]:
     return [line.strip() for line in log.splitlines() if RELOAD_FAILURE.search(line)]
 
 
-def worker_pids(listing: str) -> set[int]:
-    """Running workers' pids from `pid title` lines (workers shutting down excluded)."""
-    pids = set()
+Workers = dict[int, int]  # a running worker's pid → its master's pid
+
+
+def worker_pids(listing: str) -> Workers:
+    """Running workers from `pid ppid title` lines (workers shutting down excluded)."""
+    workers: Workers = {}
     for line in listing.splitlines():
-        pid, _, title = line.strip().partition(" ")
-        if title.strip() == WORKER_TITLE and pid.isdigit():
-            pids.add(int(pid))
-    return pids
+        pid, ppid, title = (line.strip().split(" ", 2) + ["", ""])[:3]
+        if title.strip() == WORKER_TITLE and pid.isdigit() and ppid.isdigit():
+            workers[int(pid)] = int(ppid)
+    return workers
+
+
+def reload_took(before: Workers, running: Workers) -> bool:
+    """Whether a reload has taken over: some master runs new workers and none of its old ones.
+    An old worker keeps accepting connections until it turns to "shutting down", so a request
+    sent while one remains may still be served by the previous configuration. Workers of any
+    other nginx in the container (another master) do not count."""
+    for master in set(running.values()):
+        mine = {pid for pid, parent in running.items() if parent == master}
+        old = {pid for pid, parent in before.items() if parent == master}
+        if mine - old and not mine & old:
+            return True
+    return False
 
 
 def unified_diff(before: str, after: str, before_name: str, after_name: str) -> str:

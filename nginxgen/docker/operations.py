@@ -18,10 +18,12 @@ from nginxgen.docker.live import (
     ProbeResult,
     ProbeTarget,
     Refused,
+    Workers,
     classify,
     dump_holds,
     dumped_files,
     reload_failures,
+    reload_took,
     staged_main_config,
     version_name,
     versions,
@@ -33,9 +35,12 @@ from nginxgen.nginx.messages import NginxMessage, nginx_version, parse_messages
 
 RELOAD_WAIT_SECONDS = 10.0
 PROBE_TIMEOUT_SECONDS = 10
+# `pid ppid title` of every process: the parent from /proc/PID/stat (its 4th field; nginx's
+# `comm` has no space), the title from its cmdline.
 _WORKERS = (
     'for d in /proc/[0-9]*; do t=$(tr "\\000" " " < "$d/cmdline" 2>/dev/null) '
-    '&& printf "%s %s\\n" "${d#/proc/}" "$t"; done; exit 0'
+    '&& read -r _ _ _ p _ < "$d/stat" 2>/dev/null '
+    '&& printf "%s %s %s\\n" "${d#/proc/}" "$p" "$t"; done; exit 0'
 )
 _HTTP_PROBE = (
     'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1; '
@@ -114,13 +119,14 @@ def swap_in(proxy: ProxyContainer, layout: LiveLayout, text: str) -> None:
         raise Refused(f"cannot rename the candidate into place: {moved.output.strip()}")
 
 
-def workers(proxy: ProxyContainer) -> set[int]:
+def workers(proxy: ProxyContainer) -> Workers:
     return worker_pids(proxy.shell(_WORKERS).stdout)
 
 
 def reload(proxy: ProxyContainer, layout: LiveLayout, expected: str | None) -> ReloadOutcome:
-    """`nginx -s reload`, then whether it took: new workers started, no `[emerg]`/`[alert]` in
-    the log since, and nginx (`nginx -T`) loading `expected` as the live file (None: none)."""
+    """`nginx -s reload`, then whether it took: new workers started and every old one stopped
+    accepting (so nothing after this is served by the previous config), no `[emerg]`/`[alert]`
+    in the log since, and nginx (`nginx -T`) loading `expected` as the live file (None: none)."""
     before = workers(proxy)
     since = proxy.now()
     signalled = proxy.run(["nginx", "-s", "reload"])
@@ -134,12 +140,12 @@ def reload(proxy: ProxyContainer, layout: LiveLayout, expected: str | None) -> R
         if failures:
             problems += _settled_failures(proxy, since, deadline)
             break
-        if workers(proxy) - before:
+        if reload_took(before, workers(proxy)):
             started = True
             break
         time.sleep(0.2)
     if not started and not problems:
-        problems.append(f"no new nginx worker started within {RELOAD_WAIT_SECONDS:g} s")
+        problems.append(f"the new nginx workers did not take over within {RELOAD_WAIT_SECONDS:g} s")
     if started:
         problems += reload_failures(proxy.logs_since(since))
     dump = proxy.run(["nginx", "-T"])
