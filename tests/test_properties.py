@@ -81,6 +81,8 @@ BASE_SETTINGS: dict[str, Any] = {
     "keepalive": 16,
     "default_server": True,
     "check": {"image": "nginx:stable"},
+    "raw": ["proxy_cache_path /var/cache/nginx/app keys_zone=app:10m"],
+    "real_ip": {"from": ["10.0.0.0/8"], "header": "X-Forwarded-For", "recursive": True},
 }
 
 FIRST_KEY = object()  # in a slot's path: the first key of that mapping, whatever it is
@@ -123,7 +125,7 @@ def _slots(model: type[BaseModel], annotation: Any, path: tuple[Any, ...]) -> It
             continue
         elif isinstance(alternative, type) and issubclass(alternative, BaseModel):
             for name, info in alternative.model_fields.items():
-                yield from _slots(model, info.annotation, (*path, name))
+                yield from _slots(model, info.annotation, (*path, info.alias or name))
         elif origin is list:
             yield from _slots(model, typing.get_args(alternative)[0], (*path, 0))
         elif origin is dict:

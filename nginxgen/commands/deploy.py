@@ -80,7 +80,7 @@ def probe_targets(generated: Generated) -> list[ProbeTarget]:
             targets.append(
                 ProbeTarget(
                     environment=environment.name,
-                    host=environment.domains[0],
+                    host=environment.probe_host,
                     port=port,
                     tls=tls,
                     unavailable_status=page.status if page else None,

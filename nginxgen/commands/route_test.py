@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from nginxgen.commands.check import resolve_image
 from nginxgen.commands.project import open_project
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report, json_report
-from nginxgen.core.facts import CONF_D, conf_d_name
+from nginxgen.core.facts import CONF_D, UNKNOWN_NAME, conf_d_name
 from nginxgen.core.formats import AnnotatedFormat
 from nginxgen.docker.stack import NginxDidNotStart, TestStack
 from nginxgen.generation.loader import LoadedEnvironment
@@ -114,7 +114,7 @@ def open_stack(
 
 
 def probe_host(generated: Generated) -> str:
-    primary = generated.environments[0].model.primary_domain
+    primary = generated.environments[0].model.primary_domain or UNKNOWN_NAME
     return primary.replace("*", "nginxgen-test", 1)
 
 

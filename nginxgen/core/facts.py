@@ -15,6 +15,9 @@ LETSENCRYPT = "/etc/letsencrypt"
 # connections idle for longer than IPVS's TCP timeout (900 s).
 SWARM_TASKS_PREFIX = "tasks."
 SWARM_VIP_IDLE_SECONDS = 900
+# A Host no environment serves (`.invalid` is reserved, RFC 2606): what route tests and probes
+# send to see the default server, or a catch-all environment, answer.
+UNKNOWN_NAME = "unknown-host.nginxgen.invalid"
 
 
 def conf_d_name(name: str) -> str:

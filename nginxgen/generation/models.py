@@ -31,6 +31,7 @@ from nginxgen.generation.sections import (
     ForwardAuth,
     Log,
     Maintenance,
+    RealIp,
     Route,
     SecurityHeaders,
     Service,
@@ -43,8 +44,15 @@ from nginxgen.generation.sections import (
 class Environment(StrictModel):
     """One environment file: `environments/<name>.yaml`."""
 
+    catch_all: bool = Field(
+        default=False,
+        description="answer every name no other environment serves, on this environment's "
+        "ports, in place of the refusing default server; domains are optional then",
+    )
     domains: list[Domain] = Field(
-        min_length=1, description="server_name values; the first is the primary domain"
+        default_factory=list,
+        description="server_name values; the first is the primary domain (required unless "
+        "catch_all)",
     )
     redirect_to_primary: bool = Field(
         default=False, description="other domains (e.g. www) redirect to the primary one"
@@ -99,7 +107,8 @@ class Environment(StrictModel):
 
     @property
     def primary_domain(self) -> str:
-        return self.domains[0]
+        """The first domain; "" for a catch-all environment without domains."""
+        return self.domains[0] if self.domains else ""
 
 
 class CheckSettings(StrictModel):
@@ -160,6 +169,14 @@ class Settings(StrictModel):
         description="listen on [::] beside every IPv4 listen (nginx fails to start on a kernel "
         "without IPv6)",
     )
+    raw: Annotated[list[str], raw_for("http")] = Field(
+        default_factory=list,
+        description="extra http-level directives, e.g. proxy_cache_path; once, at the top",
+    )
+    real_ip: RealIp | None = Field(
+        default=None,
+        description="the client's address from a trusted proxy's header {from, header, recursive}",
+    )
 
     @field_validator("nginx_version", mode="before")
     @classmethod
@@ -193,6 +210,13 @@ def strategy_problem(strategy: str, nginx_version: str) -> str | None:
             f"but nginx_version is {nginx_version}"
         )
     return None
+
+
+def catch_all_ports(environment: Environment) -> tuple[int, ...]:
+    """The ports a catch-all environment answers every other name on: 80, and 443 with TLS."""
+    if not environment.catch_all:
+        return ()
+    return (80, 443) if environment.tls.enabled else (80,)
 
 
 def effective_strategy(model: Environment, settings: Settings) -> str:

@@ -25,7 +25,12 @@ from nginxgen.core.versions import (
     parse_version,
 )
 from nginxgen.generation.loader import LoadedEnvironment
-from nginxgen.generation.models import Environment, Settings, effective_strategy
+from nginxgen.generation.models import (
+    Environment,
+    Settings,
+    catch_all_ports,
+    effective_strategy,
+)
 from nginxgen.generation.plan_features import (
     JSON_LOG_FORMAT,
     access_log_plan,
@@ -50,7 +55,7 @@ from nginxgen.generation.plan_tls import (
     server_headers,
     tls_plan,
 )
-from nginxgen.generation.plan_types import EnvironmentPlan, Listen, Plan, Resolver
+from nginxgen.generation.plan_types import EnvironmentPlan, Listen, Plan, RealIpPlan, Resolver
 from nginxgen.generation.rules import check_environments
 from nginxgen.generation.sections import Timeouts
 
@@ -114,6 +119,7 @@ def _plan_environment(
         auth_locations=((auth,) if auth else ()) + route_auths,
         quic=quic,
         merge_headers=merge,
+        catch_all=model.catch_all,
     )
 
 
@@ -148,7 +154,11 @@ def build_plan(
     problems = [*loading_problems, *check_environments(ordered, settings)]
     if problems:
         raise ConfigError(problems)
-    default_quic = settings.default_server and any(env.model.http3 for env in ordered)
+    taken = {port for env in ordered for port in catch_all_ports(env.model)}
+    https = any(env.model.tls.enabled for env in ordered)
+    default_http = settings.default_server and 80 not in taken
+    default_https = settings.default_server and https and 443 not in taken
+    default_quic = default_https and any(env.model.http3 for env in ordered)
     planned = tuple(
         _plan_environment(environment, settings, quic)
         for environment, quic in zip(ordered, _quic_parameters(ordered, default_quic), strict=True)
@@ -157,20 +167,19 @@ def build_plan(
     websocket = any(location.proxy and location.proxy.websocket for location in locations)
     http2_directive = at_least(settings.nginx_version, HTTP2_DIRECTIVE)
     listen = Listen(http2_directive, "ssl" if http2_directive else "ssl http2", settings.ipv6)
-    https = any(env.tls for env in planned)
     return Plan(
         sources=tuple(env.source for env in planned),
         nginx_version=settings.nginx_version,
         swarm=settings.platform == "swarm",
-        required_version=_required_version(planned, listen, https and settings.default_server),
+        required_version=_required_version(planned, listen, default_https),
         resolver=Resolver(
             address=DOCKER_RESOLVER,
             valid=settings.resolver_valid,
             timeout=settings.resolver_timeout,
         ),
         listen=listen,
-        default_http=settings.default_server,
-        default_https=settings.default_server and https,
+        default_http=default_http,
+        default_https=default_https,
         https_protocols=https_protocols(planned),
         https_ciphers=https_ciphers(ordered),
         connection_upgrade_variable=CONNECTION_UPGRADE_VARIABLE if websocket else None,
@@ -189,7 +198,16 @@ def build_plan(
             location.cors for location in locations if location.cors and location.cors.variable
         ),
         default_quic=default_quic,
+        raw=tuple(settings.raw),
+        real_ip=_real_ip(settings),
     )
+
+
+def _real_ip(settings: Settings) -> RealIpPlan | None:
+    real_ip = settings.real_ip
+    if real_ip is None:
+        return None
+    return RealIpPlan(tuple(real_ip.from_), real_ip.header, real_ip.recursive)
 
 
 def _quic_parameters(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from nginxgen.core.errors import Problem
+from nginxgen.core.facts import UNKNOWN_NAME
 
 
 class Header(NamedTuple):
@@ -207,6 +208,29 @@ class EnvironmentPlan:
     quic: str | None = None
     # nginx >= 1.29.3: `add_header_inherit merge;`, and locations no longer repeat the headers.
     merge_headers: bool = False
+    # Answers every name no other environment serves on its ports: its listens are the
+    # default servers there.
+    catch_all: bool = False
+
+    @property
+    def server_names(self) -> tuple[str, ...]:
+        """What `server_name` lists: the domains, or `_` (no name) for a catch-all without."""
+        return self.domains or ("_",)
+
+    @property
+    def probe_host(self) -> str:
+        """A Host header this environment answers: its first domain, or (a catch-all without
+        domains) a name nobody serves."""
+        return self.domains[0] if self.domains else UNKNOWN_NAME
+
+
+@dataclass(frozen=True)
+class RealIpPlan:
+    """`set_real_ip_from` for each trusted network, the header, `real_ip_recursive`."""
+
+    trusted: tuple[str, ...]
+    header: str
+    recursive: bool
 
 
 @dataclass(frozen=True)
@@ -251,3 +275,6 @@ class Plan:
     cors_maps: tuple[CorsPlan, ...] = ()
     # The default HTTPS server answers QUIC too, and carries reuseport.
     default_quic: bool = False
+    # http-level directives of nginxgen.yaml (`raw`, `real_ip`), at the top of the output.
+    raw: tuple[str, ...] = ()
+    real_ip: RealIpPlan | None = None

@@ -15,7 +15,12 @@ from nginxgen.core.facts import SWARM_TASKS_PREFIX
 from nginxgen.core.versions import HTTP3, UPSTREAM_RESOLVE, at_least
 from nginxgen.generation.fields import NAME_PATTERN
 from nginxgen.generation.loader import LoadedEnvironment
-from nginxgen.generation.models import Settings, effective_strategy, strategy_problem
+from nginxgen.generation.models import (
+    Settings,
+    catch_all_ports,
+    effective_strategy,
+    strategy_problem,
+)
 from nginxgen.generation.naming import variable_part
 
 EnvironmentRule = Callable[[LoadedEnvironment, Settings], Iterator[Problem]]
@@ -190,8 +195,40 @@ def http3_needs_tls_and_nginx_1_25(
         )
 
 
+def domains_unless_catch_all(
+    environment: LoadedEnvironment, settings: Settings
+) -> Iterator[Problem]:
+    """Only a catch-all environment may go without names; it still needs certificate files
+    when it has TLS (the default path is named after the primary domain) and a primary
+    domain to redirect to."""
+    model = environment.model
+    if model.domains:
+        return
+    if not model.catch_all:
+        given = ("domains",) in environment.source.positions
+        yield environment.source.problem(
+            ("domains",),
+            "must have at least 1 item(s)"
+            if given
+            else "required field is missing (only a catch_all environment may go without)",
+        )
+        return
+    if model.tls.enabled and model.tls.certificate is None:
+        yield environment.source.problem(
+            ("tls",),
+            "a catch_all environment without domains needs tls.certificate and "
+            "tls.certificate_key (the default path is named after the primary domain)",
+        )
+    if model.redirect_to_primary or model.redirect_domains:
+        yield environment.source.problem(
+            ("redirect_domains",) if model.redirect_domains else ("redirect_to_primary",),
+            "redirects need a primary domain to send clients to: give domains",
+        )
+
+
 ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
     environment_name,
+    domains_unless_catch_all,
     strategy_fits_version,
     service_variables_distinct,
     replicas_need_upstream_resolve,
@@ -250,6 +287,26 @@ def _cross_environment_problems(environments: Sequence[LoadedEnvironment]) -> li
     return problems
 
 
+def _catch_all_problems(environments: Sequence[LoadedEnvironment]) -> list[Problem]:
+    """At most one environment answers the unknown names of a port."""
+    problems = []
+    owners: dict[int, LoadedEnvironment] = {}
+    for environment in environments:
+        for port in catch_all_ports(environment.model):
+            owner = owners.setdefault(port, environment)
+            if owner is not environment:
+                line, _ = owner.source.locate(("catch_all",))
+                problems.append(
+                    environment.source.problem(
+                        ("catch_all",),
+                        f"port {port} already has a catch-all environment: {owner.name!r} "
+                        f"({owner.source.file}:{line}); at most one per port",
+                    )
+                )
+                break
+    return problems
+
+
 def check_environments(
     environments: Sequence[LoadedEnvironment], settings: Settings
 ) -> list[Problem]:
@@ -259,4 +316,4 @@ def check_environments(
         for rule in ENVIRONMENT_RULES
         for problem in rule(environment, settings)
     ]
-    return problems + _cross_environment_problems(environments)
+    return problems + _cross_environment_problems(environments) + _catch_all_problems(environments)

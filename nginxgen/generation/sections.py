@@ -312,3 +312,21 @@ class Maintenance(StrictModel):
     allow: list[Network] = Field(
         default_factory=list, description="addresses that still reach the services"
     )
+
+
+class RealIp(StrictModel):
+    """`real_ip:` of nginxgen.yaml: the client's address as a trusted load balancer or CDN
+    reports it, for limits, allow-lists, logs and the `X-Real-IP` sent to services."""
+
+    from_: list[Network] = Field(
+        alias="from",
+        min_length=1,
+        description="the addresses (CIDR) of the proxies whose header is believed",
+    )
+    header: Literal["X-Forwarded-For", "X-Real-IP"] = Field(
+        default="X-Forwarded-For", description="the request header that carries the address"
+    )
+    recursive: bool = Field(
+        default=False,
+        description="X-Forwarded-For: the last address not in `from`, instead of the last one",
+    )

@@ -27,7 +27,7 @@ MAX_WORD_BYTES = 4095
 # Line and paragraph separators, control, format, private and unassigned characters.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
-CONTEXTS = {"server": ("http", "server"), "location": ("http", "location")}
+CONTEXTS = {"http": ("http",), "server": ("http", "server"), "location": ("http", "location")}
 
 # Owned by nginxgen: a raw one could resolve names at startup or change what the plan decided.
 FORBIDDEN = frozenset(
@@ -49,6 +49,10 @@ FORBIDDEN = frozenset(
 )
 
 
+# At http level nginxgen also owns the client address (`real_ip` in nginxgen.yaml).
+HTTP_FORBIDDEN = frozenset({"set_real_ip_from", "real_ip_header", "real_ip_recursive"})
+
+
 def check_raw_directive(text: str, context: str) -> str:
     """Return `text` when it is one simple directive nginx accepts in `context`, else ValueError."""
     _check_characters(text)
@@ -64,6 +68,8 @@ def check_raw_directive(text: str, context: str) -> str:
         raise ValueError(f"{text!r}: a comment is not a directive")
     if name in FORBIDDEN:
         raise ValueError(f"{text!r}: {name} is set by nginxgen and cannot be given raw")
+    if context == "http" and name in HTTP_FORBIDDEN:
+        raise ValueError(f"{text!r}: {name} is set by real_ip in nginxgen.yaml, not raw")
     for token, _, quoted in tokens:
         size = len(token.encode("utf-8"))
         limit = MAX_WORD_BYTES - 1 if quoted else MAX_WORD_BYTES

@@ -1,7 +1,8 @@
 """The test cases: the environment files' `tests:`, and the implicit ones every setup gets.
 
 Implicit: every prefix or exact route's own path reaches its service or static root; every
-HTTPS environment sends HSTS, on an error answer too; unknown names are refused. `--chaos`
+HTTPS environment sends HSTS, on an error answer too; unknown names are refused, or reach the
+catch-all environment of their port (its route cases are sent with an unknown name). `--chaos`
 turns the route cases into what must happen with services down.
 """
 
@@ -13,13 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nginxgen.core.errors import ConfigError, Problem
+from nginxgen.core.facts import UNKNOWN_NAME
 from nginxgen.generation.loader import SETTINGS_FILE, LoadedEnvironment
 from nginxgen.generation.models import Environment
 from nginxgen.generation.route_tests import RequestLine, RouteTest, parse_request
 from nginxgen.generation.sections import Route
 from nginxgen.routetest.routing import route_for
 
-UNKNOWN_HOST = "unknown-host.nginxgen.invalid"
+UNKNOWN_HOST = UNKNOWN_NAME
 WILDCARD_STAND_IN = "nginxgen-test"
 DEFAULT_BODY_LIMIT = "1m"
 ACCESS_STATUSES = (401, 403)
@@ -142,7 +144,9 @@ def _user_case(environment: LoadedEnvironment, index: int, test: RouteTest) -> C
 
 
 def _host(model: Environment) -> str:
-    primary = model.primary_domain
+    """A name the environment answers; for a catch-all without domains, one nobody serves
+    (which proves that any Host reaches it)."""
+    primary = model.primary_domain or UNKNOWN_HOST
     return primary.replace("*", WILDCARD_STAND_IN, 1) if primary.startswith("*.") else primary
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from nginxgen.generation.loader import LoadedEnvironment
-from nginxgen.generation.models import Environment
+from nginxgen.generation.models import Environment, catch_all_ports
 from nginxgen.generation.route_tests import RequestLine
 from nginxgen.generation.sections import Route
 
@@ -79,8 +79,9 @@ def route_for(model: Environment, target: str) -> int | None:
 def destination(
     environments: Sequence[LoadedEnvironment], request: RequestLine
 ) -> Destination | None:
-    """Where `request` lands; None when no environment serves its host (the default server)."""
-    found = environment_for(environments, request.host)
+    """Where `request` lands; None when no environment serves its host (the default server)
+    and no catch-all environment answers its port."""
+    found = environment_for(environments, request.host) or _catch_all(environments, request)
     if found is None:
         return None
     environment, redirecting = found
@@ -88,6 +89,17 @@ def destination(
     if redirecting or https_only:
         return Destination(environment, "redirect")
     return Destination(environment, "route", route_for(environment.model, request.target))
+
+
+def _catch_all(
+    environments: Sequence[LoadedEnvironment], request: RequestLine
+) -> tuple[LoadedEnvironment, bool] | None:
+    """The catch-all environment answering the unknown names of the request's port."""
+    port = 443 if request.tls else 80
+    for environment in environments:
+        if port in catch_all_ports(environment.model):
+            return environment, False
+    return None
 
 
 def _normalized(path: str) -> str:
