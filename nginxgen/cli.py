@@ -444,11 +444,22 @@ def import_(
     image: Annotated[
         str | None, typer.Option("--image", help="nginx image for --verify [default: as check]")
     ] = None,
+    variables: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--var",
+            help="NAME=VALUE for a template's ${NAME} (envsubst), before parsing; repeatable",
+        ),
+    ] = None,
 ) -> None:
     """Adopt an existing nginx config: environment files, and a comparison proving them."""
     from nginxgen.commands import import_ as command
 
-    run(lambda: command.import_config(path, into, dry_run, output_format, verify, image))
+    run(
+        lambda: command.import_config(
+            path, into, dry_run, output_format, verify, image, variables=variables or ()
+        )
+    )
 
 
 def main() -> None:

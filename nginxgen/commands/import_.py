@@ -12,11 +12,13 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from nginxgen.adopt.compare import Comparison, compare
 from nginxgen.adopt.convert import Conversion, convert
+from nginxgen.adopt.template import parse_variable, substitute
 from nginxgen.adopt.write import OutputFile, environment_file, existing, settings_file, write_new
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report, json_report
 from nginxgen.core.errors import ConfigError, InvariantViolation, UsageError
@@ -72,10 +74,14 @@ class Input:
     nginx_version: str | None
 
 
-def read_config(path: str, stdin: TextIO | None = None) -> Input:
-    """The parsed config, its files and, for a dump that says it, the nginx version."""
+def read_config(
+    path: str, stdin: TextIO | None = None, variables: Mapping[str, str] | None = None
+) -> Input:
+    """The parsed config, its files and, for a dump that says it, the nginx version. Template
+    variables are substituted first; one left without a value is exit 2."""
+    given = dict(variables or {})
     if path == "-":
-        text = read_stdin(stdin or sys.stdin)
+        text = _substituted(read_stdin(stdin or sys.stdin), STDIN_NAME, given)
         version = VERSION_LINE.search(text)
         sections = dict(split_dump(text)) or {STDIN_NAME: text}
         return Input(
@@ -83,18 +89,40 @@ def read_config(path: str, stdin: TextIO | None = None) -> Input:
             sections,
             version["version"] if version else None,
         )
-    config = load_path(Path(path))
+    file = Path(path)
+    if file.is_file():
+        original = file.read_text(encoding="utf-8")
+        text = _substituted(original, path, given)
+        if text != original:
+            return Input(load_text(text, path, dump=False), {path: text}, None)
+    config = load_path(file)
     texts = {name: Path(name).read_text(encoding="utf-8") for name in config.files}
     return Input(config, texts, None)
 
 
-def import_environments(path: str, stdin: TextIO | None = None) -> Imported:
+def _substituted(text: str, name: str, variables: dict[str, str]) -> str:
+    result, unresolved = substitute(text, variables)
+    if unresolved:
+        names = sorted({item.name for item in unresolved})
+        raise UsageError(
+            f"{name}: template variables without a value: {', '.join(names)}; give each as "
+            "--var NAME=VALUE",
+            details="\n".join(f"  {name}:{item.line}: ${{{item.name}}}" for item in unresolved),
+        )
+    return result
+
+
+def import_environments(
+    path: str, stdin: TextIO | None = None, variables: Mapping[str, str] | None = None
+) -> Imported:
     """Convert, render and compare; raises ConfigParseError (exit 2) on unreadable input."""
-    source_input = read_config(path, stdin)
+    source_input = read_config(path, stdin, variables)
     config = source_input.config
     conversion = convert(config, source_input.nginx_version)
     if not conversion.environments:
-        raise UsageError(f"{config.name}: no server nginxgen can convert" + _left(conversion))
+        raise UsageError(
+            f"{config.name}: no server nginxgen can convert", details=_left(conversion)
+        )
     source = config.name
     files = [
         environment_file(name, data, source, _servers(data))
@@ -109,11 +137,16 @@ def import_environments(path: str, stdin: TextIO | None = None) -> Imported:
 
 
 def _servers(data: dict[str, Any]) -> str:
-    return "domains " + ", ".join(data["domains"] + data.get("redirect_domains", []))
+    names = data.get("domains", []) + data.get("redirect_domains", [])
+    if data.get("catch_all"):
+        return "every name no other environment serves" + (
+            f"; domains {', '.join(names)}" if names else ""
+        )
+    return "domains " + ", ".join(names)
 
 
 def _left(conversion: Conversion) -> str:
-    return "".join(f"\n  {finding}" for finding in conversion.findings)
+    return "\n".join(f"  {finding}" for finding in conversion.findings)
 
 
 def render_files(files: list[OutputFile]) -> str:
@@ -143,8 +176,14 @@ def import_config(
     verify: bool = False,
     image: str | None = None,
     stdin: TextIO | None = None,
+    variables: Sequence[str] = (),
 ) -> Report:
-    imported = import_environments(path, stdin)
+    """`variables`: the `--var NAME=VALUE` options."""
+    try:
+        given = dict(parse_variable(variable) for variable in variables)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    imported = import_environments(path, stdin, given)
     files = list(imported.files)
     clashes = existing(into, files)
     if clashes and not dry_run:
