@@ -4,25 +4,69 @@ Both are read into the same view: for each server name and port, the TLS files, 
 redirect, and the locations (match and path) with what each does: the target (host:port) and
 the path the upstream sees, a redirect, files served, auth, allow-list and rate limit.
 Variables are followed through `set`, upstreams through their servers, and nginxgen's prefix
-strip (`rewrite ^/api/?(.*)$ /$1 break`) reads as the `proxy_pass http://host/` it replaces.
+strip (`strip_prefix_rewrite`, read back by `stripped_prefix`) reads as the
+`proxy_pass http://host/` it replaces. The names no server has answer at the default server of
+their port: a catch-all with content is viewed under `*`, as `ANY_NAME:port`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
 
 from nginxgen.adopt.handlers import PROXY_URL, parameters
-from nginxgen.adopt.sites import Server, block_of, read_server, servers_of
+from nginxgen.adopt.sites import (
+    PLACEHOLDER_NAMES,
+    Server,
+    block_of,
+    is_catch_all,
+    port_defaults,
+    read_server,
+    refuses,
+    servers_of,
+)
+from nginxgen.generation.plan_locations import stripped_prefix
 from nginxgen.nginx.config import Directive, ParsedConfig
 
-STRIP_REWRITE = re.compile(r"\^(?P<prefix>.*)/\?\(\.\*\)\$")
 HOST_VARIABLES = re.compile(r"\$(?:host|server_name|http_host)\b")
+# The view's name for "every name no server has": the default server of the port.
+ANY_NAME = "*"
+_MATCHES = {"": "prefix", "^~": "prefix", "=": "exact"}
+
+
+@dataclass(frozen=True)
+class Does:
+    """What a location does: `proxy` (to `addresses`, host:port, over `scheme`; `url` when it
+    names no host nginxgen can read), `redirect` (`code`, `url`), `files` (`root`), `other`."""
+
+    kind: str
+    scheme: str = ""
+    addresses: tuple[str, ...] = ()
+    url: str = ""
+    code: str = ""
+    root: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == "proxy":
+            return (
+                f"proxy {self.url}"
+                if self.url
+                else f"proxy {self.scheme}://" + ",".join(self.addresses)
+            )
+        if self.kind == "redirect":
+            return f"redirect {self.code} {self.url}".rstrip()
+        if self.kind == "files":
+            return f"files {self.root}"
+        return "other"
+
+
+OTHER = Does("other")
 
 
 @dataclass(frozen=True)
 class LocationView:
-    does: str  # `proxy app:3000`, `files /var/www`, `redirect 301 URL`, `other`
+    does: Does
     upstream_path: str = ""
     auth: str = ""
     allow: str = ""
@@ -32,7 +76,7 @@ class LocationView:
 @dataclass
 class ServerView:
     tls: str = ""
-    redirect: str = ""
+    redirect: Does | None = None
     locations: dict[str, LocationView] = field(default_factory=dict)
     regex_order: list[str] = field(default_factory=list)
 
@@ -49,8 +93,15 @@ class Comparison:
         return not self.differences
 
 
-def view(config: ParsedConfig) -> dict[str, ServerView]:
-    http, _ = servers_of(config)
+@dataclass(frozen=True)
+class _HttpLevel:
+    """What locations refer to at http level: upstream servers, rate-limit zones."""
+
+    upstreams: dict[str, list[str]]
+    zones: dict[str, str]
+
+
+def _http_level(http: list[Directive]) -> _HttpLevel:
     upstreams = {
         d.args[0]: sorted(
             s.args[0] if ":" in s.args[0] else f"{s.args[0]}:80"
@@ -67,24 +118,36 @@ def view(config: ParsedConfig) -> dict[str, ServerView]:
         for d in http
         if d.name == "limit_req_zone"
     }
+    return _HttpLevel(upstreams, zones)
+
+
+def view(config: ParsedConfig) -> dict[str, ServerView]:
+    http, _ = servers_of(config)
+    level = _http_level(http)
+    servers = [read_server(d) for d in http if d.name == "server"]
     views: dict[str, ServerView] = {}
-    for directive in http:
-        if directive.name != "server":
-            continue
-        server = read_server(directive)
-        for name in server.names:
-            if name in ("_", "") or name.startswith("~"):
-                continue
-            for port in sorted(server.ports):
-                key = f"{name}:{port}"
-                if key not in views:
-                    views[key] = _server_view(server, name, port, upstreams, zones)
+    for server, name, port in _keys(servers):
+        key = f"{name}:{port}"
+        if key not in views:
+            views[key] = _server_view(server, name, port, level)
     return views
 
 
-def _server_view(
-    server: Server, name: str, port: int, upstreams: dict[str, list[str]], zones: dict[str, str]
-) -> ServerView:
+def _keys(servers: list[Server]) -> Iterator[tuple[Server, str, int]]:
+    """(server, name, port) for every name a server answers; `ANY_NAME` for the default
+    server of a port when it is a catch-all with content."""
+    for port, server in sorted(port_defaults(servers).items()):
+        if is_catch_all(server) and not refuses(server):
+            yield server, ANY_NAME, port
+    for server in servers:
+        for name in server.names:
+            if name in PLACEHOLDER_NAMES or name.startswith("~") or name.endswith(".*"):
+                continue
+            for port in sorted(server.ports):
+                yield server, name, port
+
+
+def _server_view(server: Server, name: str, port: int, level: _HttpLevel) -> ServerView:
     result = ServerView()
     if port in server.ssl_ports and server.certificate:
         result.tls = " ".join(server.certificate)
@@ -99,19 +162,18 @@ def _server_view(
         modifier, path = (args[0], args[1]) if len(args) == 2 else ("", args[0])
         if modifier == "@" or path.startswith("@"):
             continue
-        match = {"": "prefix", "^~": "prefix", "=": "exact"}.get(modifier, "regex")
-        if modifier == "~*":
-            path = f"(?i){path}"
-        key = f"{match} {path}"
+        match = _MATCHES.get(modifier, "regex")
+        path = f"(?i){path}" if modifier == "~*" else path
         if match == "regex":
             result.regex_order.append(path)
         inner = block_of(location)
-        result.locations[key] = LocationView(
-            does=_does(inner, body, name, {**sets, **_sets(inner)}, upstreams),
-            upstream_path=_upstream_path(inner, match, path, {**sets, **_sets(inner)}),
+        scope = {**sets, **_sets(inner)}
+        result.locations[f"{match} {path}"] = LocationView(
+            does=_does(inner, body, name, scope, level),
+            upstream_path=_upstream_path(inner, match, path, scope),
             auth=_auth(inner) or _auth(body),
             allow=_allow(inner) or _allow(body),
-            limit=_limit(inner, zones) or _limit(body, zones),
+            limit=_limit(inner, level.zones) or _limit(body, level.zones),
         )
     return result
 
@@ -126,11 +188,23 @@ def _substitute(text: str, sets: dict[str, str]) -> str:
     return text
 
 
-def _redirect(directive: Directive, name: str) -> str:
+def _redirect(directive: Directive, name: str) -> Does:
     args = list(directive.args)
     if len(args) == 2:
-        args[1] = HOST_VARIABLES.sub(name, args[1])
-    return "redirect " + " ".join(args)
+        return Does("redirect", code=args[0], url=HOST_VARIABLES.sub(name, args[1]))
+    return Does("redirect", code=" ".join(args))
+
+
+def _proxy(url: str, level: _HttpLevel) -> Does:
+    match = PROXY_URL.fullmatch(url)
+    if match is None:
+        return Does("proxy", url=url)
+    host = match["host"]
+    if host in level.upstreams and match["port"] is None:
+        addresses = tuple(level.upstreams[host])
+    else:
+        addresses = (f"{host.lower()}:{match['port'] or 80}",)
+    return Does("proxy", scheme=match["scheme"], addresses=addresses)
 
 
 def _does(
@@ -138,29 +212,16 @@ def _does(
     server_body: list[Directive],
     name: str,
     sets: dict[str, str],
-    upstreams: dict[str, list[str]],
-) -> str:
+    level: _HttpLevel,
+) -> Does:
     proxy = next((d for d in inner if d.name == "proxy_pass" and d.args), None)
     if proxy is not None:
-        url = _substitute(proxy.args[0], sets)
-        match = PROXY_URL.fullmatch(url)
-        if match is None:
-            return f"proxy {url}"
-        host = match["host"]
-        if host in upstreams and match["port"] is None:
-            addresses = upstreams[host]
-        else:
-            addresses = [f"{host.lower()}:{match['port'] or 80}"]
-        return f"proxy {match['scheme']}://{','.join(addresses)}"
+        return _proxy(_substitute(proxy.args[0], sets), level)
     returns = [d for d in inner if d.name == "return"]
     if returns:
         return _redirect(returns[0], name)
-    root = next((d for d in inner if d.name == "root"), None) or next(
-        (d for d in server_body if d.name == "root"), None
-    )
-    if root is not None and root.args:
-        return f"files {root.args[0]}"
-    return "other"
+    root = next((d for d in [*inner, *server_body] if d.name == "root" and d.args), None)
+    return Does("files", root=root.args[0]) if root is not None else OTHER
 
 
 def _upstream_path(inner: list[Directive], match: str, path: str, sets: dict[str, str]) -> str:
@@ -169,11 +230,8 @@ def _upstream_path(inner: list[Directive], match: str, path: str, sets: dict[str
         return ""
     rewrite = next((d for d in inner if d.name == "rewrite" and len(d.args) >= 2), None)
     if rewrite is not None:
-        strip = STRIP_REWRITE.fullmatch(rewrite.args[0])
-        if strip and rewrite.args[1] == "/$1":
-            prefix = re.sub(r"\\(.)", r"\1", strip["prefix"]) + "/"
-            return f"{prefix}… → /…"
-        return f"rewritten: {' '.join(rewrite.args)}"
+        prefix = stripped_prefix(rewrite.args[0], rewrite.args[1])
+        return f"{prefix}… → /…" if prefix else f"rewritten: {' '.join(rewrite.args)}"
     url = PROXY_URL.fullmatch(_substitute(proxy.args[0], sets))
     uri = url["uri"] if url else None
     if not uri or (match != "regex" and uri == path):
@@ -212,18 +270,22 @@ def compare(original: ParsedConfig, generated: ParsedConfig) -> Comparison:
     same: list[str] = []
     differences: list[tuple[str, str]] = []
     for key in sorted(set(before) | set(after), key=_order):
-        if key not in after:
-            differences.append((key, "not served by the generated config"))
-            continue
-        if key not in before:
-            differences.append((key, "added by nginxgen" + _summary(after[key])))
-            continue
-        found = _differences(before[key], after[key])
+        found = _key_differences(key, before, after)
         if found:
             differences.extend((key, difference) for difference in found)
         else:
             same.append(key)
     return Comparison(tuple(same), tuple(differences))
+
+
+def _key_differences(
+    key: str, before: dict[str, ServerView], after: dict[str, ServerView]
+) -> list[str]:
+    if key not in after:
+        return ["not served by the generated config"]
+    if key not in before:
+        return ["added by nginxgen" + _summary(after[key])]
+    return _differences(before[key], after[key], before, after)
 
 
 def _order(key: str) -> tuple[str, int]:
@@ -234,32 +296,29 @@ def _order(key: str) -> tuple[str, int]:
 def _summary(server: ServerView) -> str:
     if server.redirect:
         return f" ({server.redirect})"
-    redirects = {loc.does for loc in server.locations.values() if loc.does.startswith("redirect")}
+    redirects = {str(loc.does) for loc in server.locations.values() if loc.does.kind == "redirect"}
     return f" ({', '.join(sorted(redirects))})" if redirects else ""
 
 
-def _differences(before: ServerView, after: ServerView) -> list[str]:
+def _differences(
+    before: ServerView,
+    after: ServerView,
+    before_all: dict[str, ServerView],
+    after_all: dict[str, ServerView],
+) -> list[str]:
     found = []
     if before.tls != after.tls:
         found.append(f"TLS files: {before.tls or 'none'} → {after.tls or 'none'}")
     if before.redirect or after.redirect:
-        before_redirect = before.redirect or _slash_redirect(before)
-        after_redirect = after.redirect or _slash_redirect(after)
-        if before_redirect != after_redirect:
-            found.append(f"redirect: {before_redirect or 'none'} → {after_redirect or 'none'}")
+        was = _final(before.redirect or _slash_redirect(before), before_all)
+        now = _final(after.redirect or _slash_redirect(after), after_all)
+        if was != now:
+            found.append(f"redirect: {was or 'none'} → {now or 'none'}")
         return found
     for key in sorted(set(before.locations) | set(after.locations)):
-        old, new = before.locations.get(key), after.locations.get(key)
-        if old is None:
-            found.append(f"location {key}: added ({new.does if new else ''})")
-        elif new is None:
-            found.append(f"location {key}: missing (was {old.does})")
-        elif old != new:
-            for attribute in ("does", "upstream_path", "auth", "allow", "limit"):
-                was, now = getattr(old, attribute), getattr(new, attribute)
-                if was != now:
-                    label = attribute.replace("_", " ")
-                    found.append(f"location {key}: {label}: {was or 'none'} → {now or 'none'}")
+        found += _location_differences(
+            key, before.locations.get(key), after.locations.get(key), before_all, after_all
+        )
     if before.regex_order != after.regex_order and set(before.regex_order) == set(
         after.regex_order
     ):
@@ -267,6 +326,48 @@ def _differences(before: ServerView, after: ServerView) -> list[str]:
     return found
 
 
-def _slash_redirect(server: ServerView) -> str:
+def _location_differences(
+    key: str,
+    old: LocationView | None,
+    new: LocationView | None,
+    before_all: dict[str, ServerView],
+    after_all: dict[str, ServerView],
+) -> list[str]:
+    if old is None:
+        return [f"location {key}: added ({new.does if new else ''})"]
+    if new is None:
+        return [f"location {key}: missing (was {old.does})"]
+    found = []
+    for attribute in (f.name for f in fields(LocationView)):
+        was, now = getattr(old, attribute), getattr(new, attribute)
+        if attribute == "does":
+            was, now = _final(was, before_all), _final(now, after_all)
+        if was != now:
+            label = attribute.replace("_", " ")
+            found.append(f"location {key}: {label}: {was or 'none'} → {now or 'none'}")
+    return found
+
+
+def _slash_redirect(server: ServerView) -> Does | None:
     slash = server.locations.get("prefix /")
-    return slash.does if slash and slash.does.startswith("redirect") else ""
+    return slash.does if slash and slash.does.kind == "redirect" else None
+
+
+_SAME_PATH = re.compile(r"(?P<scheme>https?)://(?P<host>[A-Za-z0-9.-]+)\$request_uri")
+
+
+def _final(does: Does | None, views: dict[str, ServerView]) -> str:
+    """A redirect as where it ends: a redirect to a name that itself redirects the whole
+    server elsewhere (http://www → https://www → https://apex) counts as its last hop."""
+    if does is None:
+        return ""
+    seen: set[str] = set()
+    while does.kind == "redirect" and (match := _SAME_PATH.fullmatch(does.url)):
+        key = f"{match['host'].lower()}:{443 if match['scheme'] == 'https' else 80}"
+        target = views.get(key)
+        hop = target.redirect or _slash_redirect(target) if target else None
+        if hop is None or key in seen:
+            break
+        seen.add(key)
+        does = hop
+    return str(does)

@@ -126,28 +126,20 @@ def _is_websocket_map(directive: Directive) -> bool:
 
 def _report_grouping(grouping: Grouping, collector: Collector) -> None:
     for server in grouping.default_servers:
-        refuses = any(
-            (d.name == "return" and d.args[:1] == ("444",))
-            or (d.name == "ssl_reject_handshake" and d.args == ("on",))
-            for d in server.body
-        ) or any(
-            d.name == "return" and d.args[:1] == ("444",)
-            for location in server.locations
-            for d in block_of(location)
-        )
-        if refuses:
-            collector.note(server.directive, "default server: nginxgen generates its own")
-        else:
-            collector.left(
-                server.directive,
-                "catch-all server with content: nginxgen's default servers refuse unknown names",
-            )
+        collector.note(server.directive, "default server: nginxgen generates its own")
     for server, why in grouping.leftover:
         collector.left(server.directive, why)
+    for redirector in grouping.shared_redirects:
+        collector.note(
+            redirector.server.directive,
+            "port-80 server for every name: each HTTPS site gets its own, with its ACME "
+            "webroot; nginxgen refuses other names (444)",
+        )
     for site in grouping.sites:
         for redirector in site.https_redirects + site.alias_servers:
-            collector.add(
-                redirector.server.directive,
-                "note",
-                f"redirect server folded into the site of {site.primary}",
-            )
+            if redirector not in grouping.shared_redirects:
+                collector.add(
+                    redirector.server.directive,
+                    "note",
+                    f"redirect server folded into the site of {site.primary or 'every name'}",
+                )

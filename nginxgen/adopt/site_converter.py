@@ -16,7 +16,7 @@ from nginxgen.adopt.conversion_state import (
     is_valid,
 )
 from nginxgen.adopt.handlers import PROXY_URL, SECURITY_HEADERS, location_handler, server_handler
-from nginxgen.adopt.sites import Site, acme_root, block_of, directive_text
+from nginxgen.adopt.sites import PLACEHOLDER_NAMES, Site, acme_root, block_of, directive_text
 from nginxgen.core.versions import UPSTREAM_RESOLVE, at_least
 from nginxgen.generation.fields import Domain, Host, Name
 from nginxgen.nginx.config import Directive
@@ -49,9 +49,11 @@ class SiteConverter:
         if not server.ports <= {80, 443}:
             self.collector.left(server.directive, "nginxgen serves sites on ports 80 and 443 only")
             return None
-        domains = [name for name in site.served_names if self._domain(name, server.directive)]
+        domains = [
+            name for name in self._names(site.served_names) if self._domain(name, server.directive)
+        ]
         aliases = [name for name in site.aliases if self._domain(name, server.directive)]
-        if not domains:
+        if not domains and not site.catch_all:
             self.collector.left(server.directive, "no server name nginxgen can serve")
             return None
         for directive in server.body:
@@ -60,7 +62,9 @@ class SiteConverter:
         if not routes:
             self.collector.left(server.directive, "no location nginxgen can route")
             return None
-        env: dict[str, Any] = {"domains": domains}
+        env: dict[str, Any] = {"catch_all": True} if site.catch_all else {}
+        if domains:
+            env["domains"] = domains
         if aliases and len(domains) == 1:
             env["domains"] = domains + aliases
             env["redirect_to_primary"] = True
@@ -81,6 +85,23 @@ class SiteConverter:
             self.collector.left(server.directive, "no proxied location: nginxgen needs a service")
             return None
         return env
+
+    def _names(self, names: list[str]) -> list[str]:
+        """The names to list as domains: a catch-all answers placeholders and trailing
+        wildcards (`nextcloud.*`) anyway."""
+        if not self.site.catch_all:
+            return names
+        kept = []
+        for name in names:
+            if name.endswith(".*"):
+                self.collector.note(
+                    self.site.server.directive,
+                    f"{name}: nginxgen has no trailing wildcards; the catch_all environment "
+                    "answers it with every other name",
+                )
+            elif name not in PLACEHOLDER_NAMES:
+                kept.append(name)
+        return kept
 
     def _domain(self, name: str, directive: Directive) -> bool:
         if is_valid(Domain, name):

@@ -174,6 +174,25 @@ class Redirector:
     acme_location: Directive | None
 
 
+# Redirect-only servers often carry TLS settings, HTTP/2 and logging: none changes the redirect.
+_INERT_IN_REDIRECTS = frozenset(
+    {"server_tokens", "access_log", "error_log", "http2", "ssl_certificate", "ssl_certificate_key"}
+)
+
+
+def _inert(directive: Directive) -> bool:
+    """A directive that does not change what a redirect-only server answers: TLS settings, and
+    an include that could not be read (certbot's `options-ssl-nginx.conf` on another machine):
+    `return` answers before anything an include could add to the server takes effect."""
+    return (
+        directive.name in _INERT_IN_REDIRECTS
+        or directive.name.startswith("ssl_")
+        or (
+            directive.name == "include" and (directive.include_missing or directive.include_outside)
+        )
+    )
+
+
 def as_redirector(server: Server) -> Redirector | None:
     """`server` when all it does is redirect (plus, optionally, serve ACME challenges)."""
     acme: str | None = None
@@ -185,8 +204,7 @@ def as_redirector(server: Server) -> Redirector | None:
             acme, acme_location = root, location
         else:
             others.append(location)
-    inert = {"server_tokens", "access_log", "error_log", "ssl_certificate", "ssl_certificate_key"}
-    body = [d for d in server.body if d.name not in inert and not d.name.startswith("ssl_")]
+    body = [d for d in server.body if not _inert(d)]
     if redirect := redirect_of(body):
         if others or len(body) != 1:
             return None
@@ -208,6 +226,8 @@ class Site:
     alias_servers: list[Redirector] = field(default_factory=list)
     https_redirects: list[Redirector] = field(default_factory=list)
     primary: str = ""
+    # The default server of its ports: it answers every name no other server serves.
+    catch_all: bool = False
 
     @property
     def tls(self) -> bool:
@@ -224,9 +244,12 @@ class Site:
 
 @dataclass
 class Grouping:
-    sites: list[Site]
-    default_servers: list[Server]
-    leftover: list[tuple[Server, str]]  # servers not folded anywhere, and why
+    sites: list[Site] = field(default_factory=list)
+    # Default servers that refuse unknown names (444, rejected handshake): nginxgen's own.
+    default_servers: list[Server] = field(default_factory=list)
+    leftover: list[tuple[Server, str]] = field(default_factory=list)  # not folded, and why
+    # Port-80 default servers redirecting every other name to HTTPS (and serving ACME).
+    shared_redirects: list[Redirector] = field(default_factory=list)
 
 
 def servers_of(config: ParsedConfig) -> tuple[list[Directive], list[Directive]]:
@@ -244,57 +267,141 @@ def servers_of(config: ParsedConfig) -> tuple[list[Directive], list[Directive]]:
     return http, main
 
 
+# Names a server answering "whatever it is asked" gives itself; `localhost` is the compose
+# samples' habit.
+PLACEHOLDER_NAMES = frozenset({"", "_", "localhost"})
+
+
+def real_names(server: Server) -> list[str]:
+    """The names that say which site a server is: no placeholder, no trailing wildcard
+    (`nextcloud.*`, which nginxgen cannot name)."""
+    return [n for n in server.names if n not in PLACEHOLDER_NAMES and not n.endswith(".*")]
+
+
 def is_catch_all(server: Server) -> bool:
-    return not server.names or all(name in ("_", "") for name in server.names)
+    return not real_names(server)
+
+
+def refuses(server: Server) -> bool:
+    """A default server whose whole answer is 444 or a refused handshake."""
+    return any(
+        (d.name == "return" and d.args[:1] == ("444",))
+        or (d.name == "ssl_reject_handshake" and d.args == ("on",))
+        for d in server.body
+    ) or any(
+        d.name == "return" and d.args[:1] == ("444",)
+        for location in server.locations
+        for d in block_of(location)
+    )
+
+
+def port_defaults(servers: list[Server]) -> dict[int, Server]:
+    """The server answering a port's unknown names: its `default_server`, else the first
+    server listening there (nginx's rule)."""
+    defaults: dict[int, Server] = {}
+    for server in servers:
+        for port in server.ports:
+            current = defaults.get(port)
+            if current is None or (server.default and not current.default):
+                defaults[port] = server
+    return defaults
 
 
 def group(servers: list[Server]) -> Grouping:
     """Sites from servers: content servers first, then the redirects folded into them."""
-    sites: list[Site] = []
-    defaults: list[Server] = []
-    leftover: list[tuple[Server, str]] = []
+    grouping = Grouping()
+    defaults = {id(server) for server in port_defaults(servers).values()}
     redirectors: list[Redirector] = []
     for server in servers:
-        redirector = as_redirector(server)
-        if is_catch_all(server):
-            defaults.append(server)
-        elif redirector is not None:
-            redirectors.append(redirector)
-        else:
-            sites.append(Site(server, primary=server.names[0]))
-    by_name = {name: site for site in sites for name in site.server.names}
+        _place(server, id(server) in defaults, grouping, redirectors)
     # Name-to-name redirects first: the HTTPS redirects may cover their names too.
     redirectors.sort(key=lambda redirector: SAME_HOST_HTTPS.fullmatch(redirector.url) is not None)
     for redirector in redirectors:
-        target = OTHER_HOST.fullmatch(redirector.url)
-        names = redirector.server.names
-        if SAME_HOST_HTTPS.fullmatch(redirector.url) and redirector.server.ports == {80}:
-            owners = {id(by_name[name]) for name in names if name in by_name}
-            site = next((s for s in sites if id(s) in owners), None)
-            if (
-                site is not None
-                and site.tls
-                and all(name in by_name or _alias_of(name, sites) for name in names)
-            ):
-                site.https_redirects.append(redirector)
-                continue
-            leftover.append((redirector.server, "redirects to HTTPS names no TLS site serves"))
-        elif target is not None and target["host"].lower() in by_name:
-            site = by_name[target["host"].lower()]
-            if any(name in by_name for name in names):
-                leftover.append((redirector.server, "redirects names that a site also serves"))
-                continue
-            site.primary = target["host"].lower()
-            site.alias_servers.append(redirector)
-            site.aliases.extend(name for name in names if name not in site.aliases)
-        else:
-            leftover.append(
-                (redirector.server, f"redirects to {redirector.url}, which no site here serves")
+        _fold(redirector, grouping)
+    return grouping
+
+
+def _place(
+    server: Server, default: bool, grouping: Grouping, redirectors: list[Redirector]
+) -> None:
+    """A server becomes a site, a redirect to fold, nginxgen's default server, or is left."""
+    catch_all = is_catch_all(server)
+    redirector = as_redirector(server)
+    if default and refuses(server):
+        grouping.default_servers.append(server)
+    elif redirector is not None:
+        redirectors.append(redirector)
+    elif catch_all and not default:
+        grouping.leftover.append(
+            (server, "no name of its own, and another server is the default of its ports")
+        )
+    else:
+        names = real_names(server)
+        primary = names[0] if names else ""
+        grouping.sites.append(Site(server, primary=primary, catch_all=default and catch_all))
+
+
+def _fold(redirector: Redirector, grouping: Grouping) -> None:
+    sites = grouping.sites
+    by_name = {name: site for site in sites for name in real_names(site.server)}
+    names = real_names(redirector.server)
+    target = OTHER_HOST.fullmatch(redirector.url)
+    if SAME_HOST_HTTPS.fullmatch(redirector.url) and redirector.server.ports == {80}:
+        if not names:
+            _fold_shared(redirector, grouping)
+            return
+        owners = [
+            site
+            for site in sites
+            if site.tls
+            and any(name in real_names(site.server) or name in site.aliases for name in names)
+        ]
+        for site in owners:
+            site.https_redirects.append(redirector)
+        served = {n for site in owners for n in (*real_names(site.server), *site.aliases)}
+        unserved = [name for name in names if name not in served]
+        if unserved:
+            grouping.leftover.append(
+                (
+                    redirector.server,
+                    f"redirects {', '.join(unserved)} to HTTPS, which no TLS site serves",
+                )
             )
-    return Grouping(sites, defaults, leftover)
+    elif target is not None and target["host"].lower() in by_name:
+        site = by_name[target["host"].lower()]
+        if _http_redirect_with_aliases(redirector, site, names):
+            site.https_redirects.append(redirector)
+            names = [name for name in names if name not in real_names(site.server)]
+        if any(name in by_name for name in names):
+            grouping.leftover.append((redirector.server, "redirects names that a site also serves"))
+            return
+        site.primary = target["host"].lower()
+        site.alias_servers.append(redirector)
+        site.aliases.extend(name for name in names if name not in site.aliases)
+    else:
+        grouping.leftover.append(
+            (redirector.server, f"redirects to {redirector.url}, which no site here serves")
+        )
 
 
-def _alias_of(name: str, sites: list[Site]) -> bool:
-    return any(name in site.aliases for site in sites) or any(
-        name in redirector.server.names for site in sites for redirector in site.alias_servers
+def _http_redirect_with_aliases(redirector: Redirector, site: Site, names: list[str]) -> bool:
+    """A port-80 server sending the site's names and its aliases to `https://<primary>`: the
+    site's HTTP→HTTPS redirect, the other names aliases (`listen 80; server_name example.dev
+    www.example.dev; return 301 https://example.dev$request_uri`)."""
+    return (
+        site.tls
+        and redirector.server.ports == {80}
+        and redirector.url.startswith("https://")
+        and any(name in real_names(site.server) for name in names)
     )
+
+
+def _fold_shared(redirector: Redirector, grouping: Grouping) -> None:
+    """A port-80 server for every name, redirecting to HTTPS: the HTTPS catch-all's own, or
+    (without one) the port-80 server of every TLS site, its ACME webroot theirs too."""
+    tls_sites = [site for site in grouping.sites if site.tls]
+    catch_all = [site for site in tls_sites if site.catch_all]
+    for site in catch_all or tls_sites:
+        site.https_redirects.append(redirector)
+    if not catch_all:
+        grouping.shared_redirects.append(redirector)

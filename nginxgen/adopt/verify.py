@@ -20,9 +20,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from nginxgen.adopt.compare import view
+from nginxgen.adopt.compare import ANY_NAME, view
+from nginxgen.adopt.inputs import placeholder_inputs
 from nginxgen.core.errors import UsageError
-from nginxgen.core.facts import CONF_D, DEFAULT_IMAGE
+from nginxgen.core.facts import CONF_D, DEFAULT_IMAGE, UNKNOWN_NAME
 from nginxgen.nginx.config import ParsedConfig
 from nginxgen.nginx.docker_engine import docker_client, ensure_image, tar_of
 from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
@@ -30,7 +31,6 @@ from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT_SECONDS = 30.0
 REQUEST_TIMEOUT_SECONDS = 5.0
-PROXY_TARGET = re.compile(r"proxy http://(?P<targets>\S+)")
 RECEIVED = re.compile(r"backend=(?P<backend>\S*) uri=(?P<uri>\S*) host=(?P<host>\S*)")
 
 
@@ -103,7 +103,9 @@ def probes(config: ParsedConfig) -> list[Probe]:
     found: list[Probe] = []
     for key, server in view(config).items():
         name, _, port = key.rpartition(":")
-        if "*" in name:
+        if name == ANY_NAME:
+            name = UNKNOWN_NAME  # a name nobody serves reaches the catch-all
+        elif "*" in name:
             continue
         paths = ["/"] if server.redirect else []
         for location in server.locations:
@@ -136,10 +138,10 @@ def backends(config: ParsedConfig) -> dict[str, set[int]]:
     hosts: dict[str, set[int]] = {}
     for server in view(config).values():
         for location in server.locations.values():
-            match = PROXY_TARGET.fullmatch(location.does)
-            if match is None:
+            does = location.does
+            if does.kind != "proxy" or does.scheme != "http":
                 continue
-            for target in match["targets"].split(","):
+            for target in does.addresses:
                 host, _, port = target.rpartition(":")
                 hosts.setdefault(host, set()).add(int(port))
     return hosts
@@ -190,9 +192,13 @@ def verify_import(
             )
         requests = probes(config)
         ready = requests[0] if requests else None
-        before = _start(client, network, chosen, originals, publish=True, ready=ready)
+        # Every file the original reads, as a placeholder; both configs get the same ones.
+        inputs = placeholder_inputs(config)
+        before = _start(
+            client, network, chosen, originals, publish=True, ready=ready, inputs=inputs
+        )
         generated = {f"{CONF_D}/nginx-ssl.conf": rendered}
-        after = _start(client, network, chosen, generated, publish=True, ready=ready)
+        after = _start(client, network, chosen, generated, publish=True, ready=ready, inputs=inputs)
         for probe in requests:
             result.results.append((probe, _ask(before, probe), _ask(after, probe)))
         result.errors = {"original": _error_lines(before), "generated": _error_lines(after)}
@@ -227,8 +233,9 @@ def _start(
     host: str | None = None,
     publish: bool = False,
     ready: Probe | None = None,
+    inputs: Mapping[str, bytes] | None = None,
 ) -> Any:
-    placed = {path: text.encode() for path, text in files.items()}
+    placed = {**(inputs or {}), **{path: text.encode() for path, text in files.items()}}
     if publish:
         tls = find_tls_files(text for text in files.values())
         placed.update(placeholder_files(tls))

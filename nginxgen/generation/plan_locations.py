@@ -25,6 +25,7 @@ from nginxgen.generation.plan_types import (
     Proxy,
     RateLimitPlan,
     Resolver,
+    Rewrite,
     Upstream,
 )
 from nginxgen.generation.sections import ForwardAuth, Route, Timeouts
@@ -157,11 +158,27 @@ def _proxy(environment: LoadedEnvironment, route: Route, strategy: str) -> Proxy
     )
 
 
-def _strip_prefix(route: Route) -> str | None:
-    if not route.strip_prefix:
+def _strip_prefix(route: Route) -> Rewrite | None:
+    return strip_prefix_rewrite(route.path) if route.strip_prefix else None
+
+
+# `strip_prefix`: `rewrite ^/api/?(.*)$ /$1 break`. Written here and read back by import's
+# comparison (`stripped_prefix`), the one definition of its form.
+_STRIP_REPLACEMENT = "/$1"
+_STRIP_PATTERN = re.compile(r"\^(?P<prefix>.*)/\?\(\.\*\)\$")
+
+
+def strip_prefix_rewrite(path: str) -> Rewrite:
+    """The rewrite that removes the prefix `path` before the request is proxied."""
+    return Rewrite(f"^{re.escape(path.rstrip('/'))}/?(.*)$", _STRIP_REPLACEMENT)
+
+
+def stripped_prefix(pattern: str, replacement: str) -> str | None:
+    """The prefix (with its trailing slash) a `strip_prefix_rewrite` removes, else None."""
+    match = _STRIP_PATTERN.fullmatch(pattern)
+    if match is None or replacement != _STRIP_REPLACEMENT:
         return None
-    prefix = re.escape(route.path.rstrip("/"))
-    return f"^{prefix}/?(.*)$"
+    return re.sub(r"\\(.)", r"\1", match["prefix"]) + "/"
 
 
 def _route_auth(model: Environment, route: Route) -> ForwardAuth | None:

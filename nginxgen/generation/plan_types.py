@@ -35,6 +35,13 @@ class Upstream:
     fail_timeout: str
 
 
+class Rewrite(NamedTuple):
+    """`rewrite PATTERN REPLACEMENT break;` before proxy_pass."""
+
+    pattern: str
+    replacement: str
+
+
 @dataclass(frozen=True)
 class Proxy:
     """How a location reaches its service: always through a variable."""
@@ -48,7 +55,7 @@ class Proxy:
     # The Connection header: the websocket map's variable, "" (keepalive to a pool) or None.
     connection: str | None
     headers: tuple[Header, ...]
-    strip_prefix: str | None
+    strip_prefix: Rewrite | None
     # (directive, duration), e.g. ("proxy_read_timeout", "1h").
     timeouts: tuple[tuple[str, str], ...]
     buffering: bool
