@@ -29,21 +29,38 @@ POST_MORTEM = CASES / "post-mortem"
 
 
 def case_input(case: Path) -> str:
-    configs = [path.name for path in case.glob("*.conf")]
+    configs = sorted(path.name for path in [*case.glob("*.conf"), *case.glob("*.template")])
     return configs[0] if configs else "-"
+
+
+def case_variables(case: Path) -> list[str]:
+    """`vars.txt`: the case's `--var NAME=VALUE` options, one a line."""
+    file = case / "vars.txt"
+    return file.read_text().splitlines() if file.is_file() else []
 
 
 def run_case(case: Path, into: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
     monkeypatch.chdir(case)
     source = case_input(case)
     stdin = io.StringIO((case / "stdin.txt").read_text()) if source == "-" else None
-    report = import_config(source, into, False, OutputFormat.text, stdin=stdin)
+    report = import_config(
+        source, into, False, OutputFormat.text, stdin=stdin, variables=case_variables(case)
+    )
     return report.exit_code, report.stdout.replace(str(into), "OUT")
 
 
 def test_the_cases_are_found() -> None:
     names = {case.name for case in IMPORT_CASES}
-    assert {"post-mortem", "nginx-t-dump", "regex-order", "not-expressible"} <= names
+    assert {
+        "post-mortem",
+        "nginx-t-dump",
+        "regex-order",
+        "not-expressible",
+        "compose-catch-all",
+        "certbot-shared-port-80",
+        "http-level-cache-real-ip",
+        "envsubst-template",
+    } <= names
 
 
 @pytest.mark.parametrize("case", IMPORT_CASES, ids=lambda case: case.name)

@@ -36,6 +36,9 @@ class HttpLevel:
     zones: dict[str, Directive] = field(default_factory=dict)
     resolver_valid: str | None = None
     nginx_version: str | None = None
+    # Simple http-level directives kept for `raw` of nginxgen.yaml, and the real-IP ones.
+    raw: list[str] = field(default_factory=list)
+    real_ip: list[Directive] = field(default_factory=list)
 
 
 class Collector:

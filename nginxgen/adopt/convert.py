@@ -13,10 +13,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from nginxgen.adopt.conversion_state import Collector, HttpLevel, is_valid
+from nginxgen.adopt.handlers import DHPARAM_NOTE, include_note
 from nginxgen.adopt.site_converter import SiteConverter
-from nginxgen.adopt.sites import Finding, Grouping, Server, block_of, group, read_server, servers_of
-from nginxgen.generation.fields import Duration
+from nginxgen.adopt.sites import (
+    Finding,
+    Grouping,
+    Server,
+    block_of,
+    directive_text,
+    group,
+    read_server,
+    servers_of,
+)
+from nginxgen.core.facts import CONF_D
+from nginxgen.generation.fields import Duration, HeaderName, Network
 from nginxgen.nginx.config import Directive, ParsedConfig
+from nginxgen.nginx.directives import check_raw_directive
+
+REAL_IP_DIRECTIVES = frozenset({"set_real_ip_from", "real_ip_header", "real_ip_recursive"})
 
 DEFAULT_NGINX_VERSION = "1.26"
 
@@ -69,6 +83,11 @@ def convert(config: ParsedConfig, nginx_version: str | None = None) -> Conversio
         settings["nginx_version"] = http.nginx_version
     if http.resolver_valid:
         settings["resolver_valid"] = http.resolver_valid
+    if http.raw:
+        settings["raw"] = http.raw
+    real_ip = real_ip_settings(http, collector) if http.real_ip else None
+    if real_ip:
+        settings["real_ip"] = real_ip
     findings = sorted(collector.findings, key=lambda f: (f.file, f.line, f.text, f.reason))
     return Conversion(
         environments,
@@ -104,14 +123,56 @@ def _http_directive(
         collector.note(directive, "nginxgen uses Docker's DNS (127.0.0.11) for every service")
     elif name == "map" and _is_websocket_map(directive):
         collector.note(directive, "websocket map: nginxgen defines its own for websocket routes")
-    elif config.context == "main" and directive.file == config.name:
+    elif _in_nginx_conf(directive, config):
         collector.add(directive, "main config", "http level of nginx.conf: stays in force there")
+    elif name in REAL_IP_DIRECTIVES:
+        http.real_ip.append(directive)
     else:
-        collector.left(
-            directive,
-            "http-level directive of a file the generated output replaces; "
-            "move it to nginx.conf or into the environments' raw",
-        )
+        _http_raw(directive, http, collector)
+
+
+def _in_nginx_conf(directive: Directive, config: ParsedConfig) -> bool:
+    """In a whole nginx.conf, the http level outside conf.d stays where it is: the generated
+    file replaces the conf.d files only."""
+    return config.context == "main" and not directive.file.startswith(f"{CONF_D}/")
+
+
+def _http_raw(directive: Directive, http: HttpLevel, collector: Collector) -> None:
+    text = directive_text(directive)
+    why = "a block at http level: raw takes simple directives; move it to nginx.conf"
+    if directive.block is None and directive.name != "include":
+        try:
+            check_raw_directive(text, "http")
+        except ValueError as error:
+            why = f"not a raw directive nginxgen accepts at http level ({error})"
+        else:
+            http.raw.append(text)
+            collector.add(directive, "raw", "kept as a raw directive of nginxgen.yaml")
+            return
+    collector.left(directive, why)
+
+
+def real_ip_settings(http: HttpLevel, collector: Collector) -> dict[str, Any] | None:
+    """`set_real_ip_from`, `real_ip_header`, `real_ip_recursive` → `real_ip` of nginxgen.yaml."""
+    trusted: list[str] = []
+    settings: dict[str, Any] = {}
+    for directive in http.real_ip:
+        value = directive.args[0] if len(directive.args) == 1 else ""
+        if directive.name == "set_real_ip_from" and is_valid(Network, value):
+            trusted.append(value)
+        elif directive.name == "real_ip_header" and is_valid(HeaderName, value):
+            settings["header"] = value
+        elif directive.name == "real_ip_recursive" and value in ("on", "off"):
+            settings["recursive"] = value == "on"
+        else:
+            collector.left(directive, "a real-IP value nginxgen's real_ip cannot express")
+            continue
+        collector.note(directive, "became real_ip in nginxgen.yaml")
+    if not trusted:
+        for directive in http.real_ip:
+            collector.left(directive, "real_ip needs the trusted addresses (set_real_ip_from)")
+        return None
+    return {"from": trusted, **settings}
 
 
 def _is_websocket_map(directive: Directive) -> bool:
@@ -143,3 +204,16 @@ def _report_grouping(grouping: Grouping, collector: Collector) -> None:
                     "note",
                     f"redirect server folded into the site of {site.primary or 'every name'}",
                 )
+            _report_redirector_settings(redirector.server, collector)
+
+
+def _report_redirector_settings(server: Server, collector: Collector) -> None:
+    """A folded redirect server's TLS settings: nginxgen's profile serves its names."""
+    for directive in server.body:
+        if directive.name == "ssl_dhparam":
+            collector.note(directive, DHPARAM_NOTE)
+        elif directive.name == "include" and directive.include_missing:
+            collector.note(
+                directive,
+                include_note(directive) or "included file not found: the server only redirects",
+            )

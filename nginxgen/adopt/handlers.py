@@ -47,6 +47,24 @@ PROXY_URL = re.compile(
     r"(?P<scheme>[a-z]+)://(?P<host>[^/:$\s]+)(?::(?P<port>[0-9]+))?(?P<uri>/[^\s]*)?"
 )
 UNAVAILABLE_CODES = frozenset({"500", "502", "503", "504"})
+DHPARAM_NOTE = (
+    "nginxgen's Mozilla profiles use ECDHE key exchange only, which needs no DH parameters: "
+    "not carried over"
+)
+# certbot's TLS settings file (`certbot --nginx` and its docs' layout include it everywhere).
+CERTBOT_OPTIONS = "options-ssl-nginx.conf"
+
+
+def include_note(directive: Directive) -> str | None:
+    """What an include nginxgen need not read stands for, else None (its content is unknown)."""
+    if directive.args and directive.args[0].endswith(CERTBOT_OPTIONS):
+        return (
+            "certbot's TLS options (protocols, ciphers, session cache): nginxgen's Mozilla "
+            "intermediate profile instead (TLSv1.2 and TLSv1.3; profile: modern for 1.3 only)"
+        )
+    return None
+
+
 Handler = Callable[["SiteConverter", Directive, RouteDraft], None]
 
 
@@ -273,12 +291,13 @@ def _stapling(converter: SiteConverter, directive: Directive, route: RouteDraft)
 
 
 def _dhparam(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
-    converter.collector.note(directive, "nginxgen's profiles use no DHE ciphers: not needed")
+    converter.collector.note(directive, DHPARAM_NOTE)
 
 
 def _missing_include(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
-    if directive.args and "options-ssl-nginx" in directive.args[0]:
-        converter.collector.note(directive, "certbot's TLS options: the Mozilla profile instead")
+    note = include_note(directive)
+    if note:
+        converter.collector.note(directive, note)
     else:
         converter.collector.left(directive, "included file not found: its content is unknown")
 

@@ -218,9 +218,11 @@ class SiteConverter:
             data["websocket"] = True
         if route.connection and not route.upgrade:
             self.collector.note(location, "Connection header without Upgrade: not kept")
-        if route.proxy_uri == "/" and data.get("match") is None and data["path"].endswith("/"):
+        if route.proxy_uri in (None, data["path"]):
+            pass  # the path goes on as requested
+        elif route.proxy_uri == "/" and data.get("match") is None and data["path"].endswith("/"):
             data["strip_prefix"] = True
-        elif route.proxy_uri not in (None, "/" if data["path"] == "/" else None):
+        else:
             self.collector.left(
                 location,
                 f"proxy_pass replaces the path with {route.proxy_uri!r}; nginxgen can only "

@@ -323,8 +323,10 @@ class RealIp(StrictModel):
         min_length=1,
         description="the addresses (CIDR) of the proxies whose header is believed",
     )
-    header: Literal["X-Forwarded-For", "X-Real-IP"] = Field(
-        default="X-Forwarded-For", description="the request header that carries the address"
+    header: HeaderName = Field(
+        default="X-Forwarded-For",
+        description="the request header that carries the address: X-Forwarded-For, "
+        "X-Real-IP, or a CDN's own (CF-Connecting-IP)",
     )
     recursive: bool = Field(
         default=False,
