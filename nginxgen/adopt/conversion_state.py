@@ -72,6 +72,8 @@ class RouteDraft:
     data: dict[str, Any] = field(default_factory=dict)
     request_headers: dict[str, str] = field(default_factory=dict)
     own_request_headers: bool = False
+    # The Host header set for the upstream, if any (nginx's default: proxy_pass's host).
+    host_header: str | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     own_response_headers: bool = False
     upgrade: bool = False

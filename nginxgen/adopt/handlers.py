@@ -78,6 +78,8 @@ def _proxy_set_header(converter: SiteConverter, directive: Directive, route: Rou
         return
     name, value = directive.args
     lower = name.lower()
+    if lower == "host":
+        route.host_header = value
     if lower == "upgrade" and value == "$http_upgrade":
         route.upgrade = True
     elif lower == "connection" and (value.lower() == "upgrade" or value.startswith("$")):

@@ -11,11 +11,10 @@ production host. Certificates, keys and trusted certificates are `nginx.placehol
 
 from __future__ import annotations
 
+import base64
 import functools
-import warnings
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dh, dsa
+from cryptography.hazmat.primitives.asymmetric import dsa
 
 from nginxgen.core.facts import NGINX_PREFIX
 from nginxgen.nginx.config import ParsedConfig, walk
@@ -47,12 +46,30 @@ def _in_container(path: str) -> str:
 
 @functools.cache
 def dh_parameters() -> bytes:
-    """PEM Diffie-Hellman parameters of 2048 bits. Made from DSA parameters (as
-    `openssl dhparam -dsaparam` does): a safe prime of that size takes minutes to find."""
+    """PEM Diffie-Hellman parameters (PKCS #3) of 2048 bits, made from DSA parameters as
+    `openssl dhparam -dsaparam` does: a safe prime of that size takes minutes to find, and
+    nginx only loads them (nginxgen's ECDHE-only profiles never use them)."""
     numbers = dsa.generate_parameters(2048).parameter_numbers()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # finite-field DH is deprecated in cryptography
-        parameters = dh.DHParameterNumbers(numbers.p, numbers.g).parameters()
-    return parameters.parameter_bytes(
-        serialization.Encoding.PEM, serialization.ParameterFormat.PKCS3
-    )
+    # cryptography refuses to write DH parameters whose prime is not safe: encoded here.
+    der = _der_sequence(_der_integer(numbers.p) + _der_integer(numbers.g))
+    body = base64.encodebytes(der).decode("ascii").replace("\n", "")
+    lines = [body[index : index + 64] for index in range(0, len(body), 64)]
+    return (
+        "-----BEGIN DH PARAMETERS-----\n" + "\n".join(lines) + "\n-----END DH PARAMETERS-----\n"
+    ).encode()
+
+
+def _der_length(length: int) -> bytes:
+    if length < 0x80:
+        return bytes([length])
+    encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(encoded)]) + encoded
+
+
+def _der_integer(value: int) -> bytes:
+    encoded = value.to_bytes(value.bit_length() // 8 + 1, "big")  # a leading 0 keeps it positive
+    return b"\x02" + _der_length(len(encoded)) + encoded
+
+
+def _der_sequence(content: bytes) -> bytes:
+    return b"\x30" + _der_length(len(content)) + content

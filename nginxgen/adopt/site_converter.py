@@ -234,6 +234,13 @@ class SiteConverter:
         buffering = route.buffering if route.buffering is not None else server.buffering
         if buffering is False:
             data["buffering"] = False
+        sent = route if route.own_request_headers else server
+        if sent.host_header is None:
+            self.collector.note(
+                location,
+                "the service now receives the client's Host ($host); without "
+                "proxy_set_header Host the original sent the proxy_pass host",
+            )
         headers = route.request_headers if route.own_request_headers else server.request_headers
         if headers:
             data["request_headers"] = headers
