@@ -15,7 +15,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 
-from nginxgen.adopt.handlers import PROXY_URL, parameters
+from nginxgen.adopt.handlers import parameters
+from nginxgen.adopt.services import PROXY_URL
 from nginxgen.adopt.sites import (
     PLACEHOLDER_NAMES,
     Server,

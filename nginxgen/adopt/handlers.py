@@ -6,18 +6,17 @@ and listed as not converted otherwise.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
-from nginxgen.adopt.conversion_state import RouteDraft, is_valid
+from nginxgen.adopt.conversion_state import Collector, HttpLevel, RouteDraft, is_valid
+from nginxgen.adopt.services import PROXY_URL, Services
+from nginxgen.adopt.sites import directive_text
 from nginxgen.generation.fields import Duration, FilePath, HeaderName, HeaderValue, Size
 from nginxgen.generation.plan_tls import INTERMEDIATE_CIPHERS
 from nginxgen.nginx.config import Directive
-
-if TYPE_CHECKING:
-    from nginxgen.adopt.site_converter import SiteConverter
-
+from nginxgen.nginx.directives import check_raw_directive
 
 STANDARD_PROXY_HEADERS = {
     "host": "$host",
@@ -43,9 +42,6 @@ TLS_TUNING = frozenset(
     }
 )
 SILENT = frozenset({"server_tokens", "http2", "proxy_http_version", "resolver_timeout"})
-PROXY_URL = re.compile(
-    r"(?P<scheme>[a-z]+)://(?P<host>[^/:$\s]+)(?::(?P<port>[0-9]+))?(?P<uri>/[^\s]*)?"
-)
 UNAVAILABLE_CODES = frozenset({"500", "502", "503", "504"})
 DHPARAM_NOTE = (
     "nginxgen's Mozilla profiles use ECDHE key exchange only, which needs no DH parameters: "
@@ -65,16 +61,32 @@ def include_note(directive: Directive) -> str | None:
     return None
 
 
-Handler = Callable[["SiteConverter", Directive, RouteDraft], None]
+@dataclass
+class SiteDraft:
+    """What the handlers read a site's directives into: environment keys, the TLS section,
+    security headers, HSTS, the server-level route defaults and the services. The site
+    converter assembles the environment from it; handlers never see the converter."""
+
+    collector: Collector
+    http: HttpLevel
+    services: Services
+    server: RouteDraft
+    env: dict[str, Any] = field(default_factory=dict)
+    tls: dict[str, Any] = field(default_factory=dict)
+    security: dict[str, str] = field(default_factory=dict)
+    hsts: dict[str, Any] | None = None
+
+
+Handler = Callable[[SiteDraft, Directive, RouteDraft], None]
 
 
 # --- handlers shared by both levels ------------------------------------------------------------
 
 
-def _proxy_set_header(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _proxy_set_header(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     route.own_request_headers = True
     if len(directive.args) != 2:
-        converter.collector.left(directive, "expected a header name and value")
+        draft.collector.left(directive, "expected a header name and value")
         return
     name, value = directive.args
     lower = name.lower()
@@ -89,36 +101,34 @@ def _proxy_set_header(converter: SiteConverter, directive: Directive, route: Rou
     elif is_valid(HeaderName, name) and is_valid(HeaderValue, value):
         route.request_headers[name] = value
     else:
-        converter.keep_raw(directive, route, "location", "header value with variables or quotes")
+        keep_raw(draft, directive, route, "location", "header value with variables or quotes")
 
 
-def _add_header(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _add_header(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     args = directive.args
     if len(args) not in (2, 3) or (len(args) == 3 and args[2] != "always"):
-        converter.collector.left(directive, "expected a header name, value and `always`")
+        draft.collector.left(directive, "expected a header name, value and `always`")
         return
     name, value = args[0], args[1]
     if len(args) == 2:
-        converter.collector.note(directive, "nginxgen sends response headers `always`")
+        draft.collector.note(directive, "nginxgen sends response headers `always`")
     lower = name.lower()
-    if route is converter.server and lower == "strict-transport-security":
-        converter.hsts = _hsts(value)
-        if converter.hsts is None:
-            converter.collector.left(directive, "HSTS value nginxgen cannot express")
+    if route is draft.server and lower == "strict-transport-security":
+        draft.hsts = _hsts(value)
+        if draft.hsts is None:
+            draft.collector.left(directive, "HSTS value nginxgen cannot express")
         return
-    if route is converter.server and lower in SECURITY_HEADERS and is_valid(HeaderValue, value):
-        converter.security[SECURITY_HEADERS[lower]] = value
+    if route is draft.server and lower in SECURITY_HEADERS and is_valid(HeaderValue, value):
+        draft.security[SECURITY_HEADERS[lower]] = value
         return
     route.own_response_headers = True
     if is_valid(HeaderName, name) and is_valid(HeaderValue, value):
-        if route is converter.server:
-            converter.collector.left(
-                directive, "server-wide custom response header: give it per route"
-            )
+        if route is draft.server:
+            draft.collector.left(directive, "server-wide custom response header: give it per route")
         else:
             route.response_headers[name] = value
     else:
-        converter.keep_raw(directive, route, "location", "header value with variables or quotes")
+        keep_raw(draft, directive, route, "location", "header value with variables or quotes")
 
 
 def _hsts(value: str) -> dict[str, Any] | None:
@@ -138,72 +148,70 @@ def _hsts(value: str) -> dict[str, Any] | None:
     return hsts
 
 
-def _timeout(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _timeout(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     key = directive.name.removeprefix("proxy_").removesuffix("_timeout")
     value = directive.args[0] if directive.args else ""
     if is_valid(Duration, value):
         route.timeouts[key] = value
     else:
-        converter.collector.left(directive, "duration nginxgen cannot express")
+        draft.collector.left(directive, "duration nginxgen cannot express")
 
 
-def _buffering(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _buffering(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     route.buffering = directive.args != ("off",)
 
 
-def _body_size(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _body_size(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     value = directive.args[0] if directive.args else ""
     if not is_valid(Size, value):
-        converter.collector.left(directive, "size nginxgen cannot express")
-    elif route is converter.server:
-        converter.env["client_max_body_size"] = value
+        draft.collector.left(directive, "size nginxgen cannot express")
+    elif route is draft.server:
+        draft.env["client_max_body_size"] = value
     else:
         route.data["client_max_body_size"] = value
 
 
-def _auth_basic(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _auth_basic(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     realm = directive.args[0] if directive.args else ""
     if realm == "off":
         route.auth_off = True
     elif is_valid(HeaderValue, realm):
         route.auth["realm"] = realm
     else:
-        converter.collector.left(directive, "realm nginxgen cannot express")
-    _sync_access(converter, route)
+        draft.collector.left(directive, "realm nginxgen cannot express")
+    _sync_access(draft, route)
 
 
-def _auth_file(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _auth_file(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     path = directive.args[0] if directive.args else ""
     if is_valid(FilePath, path):
         route.auth["htpasswd"] = path
     else:
-        converter.collector.left(directive, "htpasswd path nginxgen cannot express")
-    _sync_access(converter, route)
+        draft.collector.left(directive, "htpasswd path nginxgen cannot express")
+    _sync_access(draft, route)
 
 
-def _allow(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _allow(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     route.own_allow = True
     value = directive.args[0] if directive.args else ""
     if value == "all":
-        converter.collector.note(directive, "allow all: no allow-list")
+        draft.collector.note(directive, "allow all: no allow-list")
     else:
         route.allow.append(value)
-    _sync_access(converter, route)
+    _sync_access(draft, route)
 
 
-def _deny(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _deny(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     route.own_allow = True
     block = route.directive.block or ()
     last_rule = [d for d in block if d.name in ("allow", "deny")][-1:]
     if directive.args != ("all",) or last_rule != [directive]:
-        converter.collector.left(
-            directive, "nginxgen's access is an allow-list followed by `deny all`"
-        )
+        draft.collector.left(directive, "nginxgen's access is an allow-list followed by `deny all`")
 
 
-def _sync_access(converter: SiteConverter, route: RouteDraft) -> None:
+def _sync_access(draft: SiteDraft, route: RouteDraft) -> None:
     """Server-level access becomes the environment's `access`."""
-    if route is not converter.server:
+    if route is not draft.server:
         return
     access: dict[str, Any] = {}
     if route.auth and not route.auth_off:
@@ -211,28 +219,28 @@ def _sync_access(converter: SiteConverter, route: RouteDraft) -> None:
     if route.allow:
         access["allow"] = list(route.allow)
     if access:
-        converter.env["access"] = access
+        draft.env["access"] = access
 
 
-def _limit_req(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _limit_req(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     options = parameters(directive.args)
-    zone = converter.http.zones.get(options.get("zone", ""))
+    zone = draft.http.zones.get(options.get("zone", ""))
     if zone is None:
-        converter.collector.left(directive, "limit_req zone not defined here")
+        draft.collector.left(directive, "limit_req zone not defined here")
         return
     key = zone.args[0] if zone.args else ""
     rate = next((a[5:] for a in zone.args if a.startswith("rate=")), "")
     if key not in ("$binary_remote_addr", "$remote_addr"):
-        converter.collector.left(directive, f"rate limited by {key}: nginxgen limits per address")
+        draft.collector.left(directive, f"rate limited by {key}: nginxgen limits per address")
         return
     limit: dict[str, Any] = {"rate": rate}
     if options.get("burst", "0").isdigit() and int(options.get("burst", "0")):
         limit["burst"] = int(options["burst"])
     limit["nodelay"] = "nodelay" in options
     if set(options) - {"zone", "burst", "nodelay"}:
-        converter.collector.left(directive, "limit_req parameter nginxgen does not set")
+        draft.collector.left(directive, "limit_req parameter nginxgen does not set")
     route.limit = limit
-    converter.collector.note(zone, f"zone {options['zone']}: one zone per route in nginxgen")
+    draft.collector.note(zone, f"zone {options['zone']}: one zone per route in nginxgen")
 
 
 def parameters(args: tuple[str, ...]) -> dict[str, str]:
@@ -244,106 +252,106 @@ def parameters(args: tuple[str, ...]) -> dict[str, str]:
     return options
 
 
-def _limit_req_status(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _limit_req_status(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     if directive.args != ("429",):
-        converter.collector.note(directive, "nginxgen answers 429 over the rate limit")
+        draft.collector.note(directive, "nginxgen answers 429 over the rate limit")
 
 
-def _silent(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _silent(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     if directive.name == "server_tokens" and directive.args != ("off",):
-        converter.collector.note(directive, "nginxgen sets server_tokens off")
+        draft.collector.note(directive, "nginxgen sets server_tokens off")
 
 
 # --- server level ----------------------------------------------------------------------------
 
 
-def _certificate(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _certificate(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     path = directive.args[0] if directive.args else ""
     if not is_valid(FilePath, path):
-        converter.collector.left(directive, "certificate path nginxgen cannot express")
+        draft.collector.left(directive, "certificate path nginxgen cannot express")
 
 
-def _protocols(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _protocols(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     protocols = set(directive.args)
     if protocols == {"TLSv1.3"}:
-        converter.tls["profile"] = "modern"
+        draft.tls["profile"] = "modern"
         return
     if protocols != {"TLSv1.2", "TLSv1.3"}:
-        converter.collector.note(
+        draft.collector.note(
             directive,
             "closest Mozilla profile: intermediate (TLSv1.2 TLSv1.3); the input allowed "
             + " ".join(directive.args),
         )
 
 
-def _ciphers(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _ciphers(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     if directive.args != (INTERMEDIATE_CIPHERS,):
-        converter.collector.note(directive, "ciphers of the Mozilla profile instead")
+        draft.collector.note(directive, "ciphers of the Mozilla profile instead")
 
 
-def _tls_tuning(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
-    converter.collector.note(directive, "nginxgen sets its own TLS session settings")
+def _tls_tuning(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
+    draft.collector.note(directive, "nginxgen sets its own TLS session settings")
 
 
-def _stapling(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _stapling(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     if directive.name == "ssl_stapling" and directive.args == ("on",):
-        converter.tls["ocsp_stapling"] = True
+        draft.tls["ocsp_stapling"] = True
     elif directive.name == "ssl_trusted_certificate" and directive.args:
-        converter.tls["trusted_certificate"] = directive.args[0]
+        draft.tls["trusted_certificate"] = directive.args[0]
 
 
-def _dhparam(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
-    converter.collector.note(directive, DHPARAM_NOTE)
+def _dhparam(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
+    draft.collector.note(directive, DHPARAM_NOTE)
 
 
-def _missing_include(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _missing_include(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     note = include_note(directive)
     if note:
-        converter.collector.note(directive, note)
+        draft.collector.note(directive, note)
     else:
-        converter.collector.left(directive, "included file not found: its content is unknown")
+        draft.collector.left(directive, "included file not found: its content is unknown")
 
 
-def _resolver(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _resolver(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     valid = next((a[6:] for a in directive.args if a.startswith("valid=")), None)
     if valid and is_valid(Duration, valid):
-        converter.http.resolver_valid = valid
-    converter.collector.note(directive, "nginxgen uses Docker's DNS (127.0.0.11) for every service")
+        draft.http.resolver_valid = valid
+    draft.collector.note(directive, "nginxgen uses Docker's DNS (127.0.0.11) for every service")
 
 
-def _error_page(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _error_page(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     codes = {arg for arg in directive.args[:-1] if arg.isdigit()}
     if codes and codes <= UNAVAILABLE_CODES:
-        converter.collector.note(
+        draft.collector.note(
             directive, "a service that is down gets nginxgen's `unavailable` page instead"
         )
         return
-    converter.keep_raw(directive, route, "server", "error page nginxgen cannot express")
+    keep_raw(draft, directive, route, "server", "error page nginxgen cannot express")
 
 
-def _root(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _root(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     if directive.args and is_valid(FilePath, directive.args[0]):
         route.root = directive.args[0]
     else:
-        converter.collector.left(directive, "root nginxgen cannot express")
+        draft.collector.left(directive, "root nginxgen cannot express")
 
 
-def _index(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _index(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     if directive.args != ("index.html",):
-        context = "server" if route is converter.server else "location"
-        converter.keep_raw(directive, route, context, "index nginxgen cannot express")
+        context = "server" if route is draft.server else "location"
+        keep_raw(draft, directive, route, context, "index nginxgen cannot express")
 
 
-def _server_other(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _server_other(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     if directive.name == "return":
-        converter.collector.left(directive, "a server-wide return beside locations")
+        draft.collector.left(directive, "a server-wide return beside locations")
         return
-    converter.keep_raw(directive, route, "server", "no counterpart in nginxgen")
+    keep_raw(draft, directive, route, "server", "no counterpart in nginxgen")
 
 
-def _proxy_pass(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _proxy_pass(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     url = directive.args[0] if directive.args else ""
-    service = converter.service_for(directive, url)
+    service = draft.services.service_for(directive, url)
     if service is None:
         return
     route.data["service"] = service
@@ -351,15 +359,15 @@ def _proxy_pass(converter: SiteConverter, directive: Directive, route: RouteDraf
     route.proxy_uri = match["uri"] if match else None
 
 
-def _try_files(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _try_files(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     route.try_files = directive
 
 
-def _location_other(converter: SiteConverter, directive: Directive, route: RouteDraft) -> None:
+def _location_other(draft: SiteDraft, directive: Directive, route: RouteDraft) -> None:
     if directive.name in ("return", "rewrite", "if", "alias"):
-        converter.collector.left(directive, f"{directive.name} has no counterpart in nginxgen")
+        draft.collector.left(directive, f"{directive.name} has no counterpart in nginxgen")
         return
-    converter.keep_raw(directive, route, "location", "no counterpart in nginxgen")
+    keep_raw(draft, directive, route, "location", "no counterpart in nginxgen")
 
 
 _SHARED: dict[str, Handler] = {
@@ -410,3 +418,21 @@ def server_handler(name: str) -> Handler:
 def location_handler(name: str) -> Handler:
     """The handler of a location-level directive; without one, it is kept raw or listed."""
     return LOCATION_HANDLERS.get(name, _location_other)
+
+
+def keep_raw(
+    draft: SiteDraft, directive: Directive, route: RouteDraft, context: str, why: str
+) -> None:
+    """Keep `directive` as a raw directive of `context` when nginxgen's raw check accepts it,
+    else list it with `why`."""
+    text = directive_text(directive)
+    if directive.block is None and directive.name != "include":
+        try:
+            check_raw_directive(text, context)
+        except ValueError:
+            pass
+        else:
+            route.raw.append(text)
+            draft.collector.add(directive, "raw", f"kept as a raw directive of the {context}")
+            return
+    draft.collector.left(directive, why)

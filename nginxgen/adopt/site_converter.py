@@ -1,26 +1,24 @@
 """One site → the data of one environment file: its domains, TLS section, services (from
-`proxy_pass` and upstream blocks) and routes (from locations). The directives themselves are
-read by the handlers in `handlers`; what has no counterpart is kept raw or listed.
+`proxy_pass` and upstream blocks, `services`) and routes (from locations). The handlers of
+`handlers` read the directives into a `SiteDraft`; this module assembles the environment from
+it, and never the other way round. What has no counterpart is kept raw or listed.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from nginxgen.adopt.conversion_state import (
-    Collector,
-    HttpLevel,
-    RouteDraft,
-    UpstreamTarget,
-    is_valid,
+from nginxgen.adopt.conversion_state import Collector, HttpLevel, RouteDraft, is_valid
+from nginxgen.adopt.handlers import (
+    SECURITY_HEADERS,
+    SiteDraft,
+    location_handler,
+    server_handler,
 )
-from nginxgen.adopt.handlers import PROXY_URL, SECURITY_HEADERS, location_handler, server_handler
-from nginxgen.adopt.sites import PLACEHOLDER_NAMES, Site, acme_root, block_of, directive_text
-from nginxgen.core.versions import UPSTREAM_RESOLVE, at_least
-from nginxgen.generation.fields import Domain, Host, Name
+from nginxgen.adopt.services import Services
+from nginxgen.adopt.sites import PLACEHOLDER_NAMES, Site, acme_root, block_of
+from nginxgen.generation.fields import Domain
 from nginxgen.nginx.config import Directive
-from nginxgen.nginx.directives import check_raw_directive
 
 DEFAULT_ACME_WEBROOT = "/var/www/certbot"
 
@@ -31,14 +29,14 @@ class SiteConverter:
         self.http = http
         self.collector = collector
         self.version = version
-        self.services: dict[str, dict[str, Any]] = {}
-        self.service_keys: dict[UpstreamTarget, str] = {}
-        self.static_names: dict[str, str] = {}
+        self.services = Services(http, collector, version)
         self.server = RouteDraft(site.server.directive)
-        self.env: dict[str, Any] = {}
-        self.tls: dict[str, Any] = {}
-        self.security: dict[str, str] = {}
-        self.hsts: dict[str, Any] | None = None
+        # What the handlers read the site's directives into; assembled by `environment`.
+        self.draft = SiteDraft(collector, http, self.services, self.server)
+
+    @property
+    def static_names(self) -> dict[str, str]:
+        return self.services.static_names
 
     # --- the environment -------------------------------------------------------------------
 
@@ -57,7 +55,7 @@ class SiteConverter:
             self.collector.left(server.directive, "no server name nginxgen can serve")
             return None
         for directive in server.body:
-            server_handler(directive.name)(self, directive, self.server)
+            server_handler(directive.name)(self.draft, directive, self.server)
         routes = self._routes()
         if not routes:
             self.collector.left(server.directive, "no location nginxgen can route")
@@ -71,17 +69,17 @@ class SiteConverter:
         elif aliases:
             env["redirect_domains"] = aliases
         env["tls"] = self._tls()
-        env["services"] = self.services
+        env["services"] = self.services.services
         env["routes"] = routes
         env["security_headers"] = {
-            key: self.security.get(key, False) for key in SECURITY_HEADERS.values()
+            key: self.draft.security.get(key, False) for key in SECURITY_HEADERS.values()
         }
-        if not any(self.security.get(key) for key in ("content_security_policy",)):
+        if not any(self.draft.security.get(key) for key in ("content_security_policy",)):
             env["security_headers"].pop("content_security_policy")
-        env.update(self.env)
+        env.update(self.draft.env)
         if self.server.raw:
             env["raw"] = self.server.raw
-        if not self.services:
+        if not self.services.services:
             self.collector.left(server.directive, "no proxied location: nginxgen needs a service")
             return None
         return env
@@ -121,8 +119,8 @@ class SiteConverter:
             self.collector.left(site.server.directive, "TLS server without certificate files")
         else:
             tls["certificate"], tls["certificate_key"] = pair
-        tls.update(self.tls)
-        tls["hsts"] = self.hsts if self.hsts is not None else False
+        tls.update(self.draft.tls)
+        tls["hsts"] = self.draft.hsts if self.draft.hsts is not None else False
         webroots = {r.acme for r in site.https_redirects if r.acme}
         if not site.https_redirects:
             self.collector.note(
@@ -188,7 +186,7 @@ class SiteConverter:
             if directive.name == "location":
                 self.collector.left(directive, "nested locations have no counterpart in nginxgen")
                 continue
-            location_handler(directive.name)(self, directive, route)
+            location_handler(directive.name)(self.draft, directive, route)
         return self._finish(route, data)
 
     def _finish(self, route: RouteDraft, data: dict[str, Any]) -> dict[str, Any] | None:
@@ -286,107 +284,7 @@ class SiteConverter:
             access["basic_auth"] = auth
         if allow:
             access["allow"] = allow
-        env_access = self.env.get("access")
+        env_access = self.draft.env.get("access")
         if access == (env_access or {}):
             return None
         return access
-
-    # --- services ----------------------------------------------------------------------------
-
-    def service_for(self, directive: Directive, url: str) -> str | None:
-        match = PROXY_URL.fullmatch(url)
-        if match is None or "$" in url:
-            self.collector.left(directive, "proxy_pass with variables or no host")
-            return None
-        if match["scheme"] != "http":
-            self.collector.left(directive, f"nginxgen proxies over http://, not {match['scheme']}")
-            return None
-        host = match["host"].lower()
-        upstream = self.http.upstreams.get(match["host"])
-        if upstream is not None and match["port"] is None:
-            target = self._upstream_target(upstream)
-            if target is None:
-                return None
-            name = match["host"]
-            for one in target.hosts:
-                self.static_names.setdefault(one, f"upstream {name}")
-        else:
-            port = int(match["port"] or 80)
-            if not is_valid(Host, host):
-                self.collector.left(directive, f"{host!r} is not a host name nginxgen accepts")
-                return None
-            target = UpstreamTarget((host,), port)
-            name = host
-            self.static_names.setdefault(host, "proxy_pass")
-        if target in self.service_keys:
-            return self.service_keys[target]
-        key = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-_")[:60] or "app"
-        if not is_valid(Name, key):
-            key = f"service-{key}"
-        base, number = key, 2
-        while key in self.services:
-            key, number = f"{base}-{number}", number + 1
-        service: dict[str, Any] = (
-            {"host": target.hosts[0]} if len(target.hosts) == 1 else {"hosts": list(target.hosts)}
-        )
-        service["port"] = target.port
-        self.services[key] = service
-        self.service_keys[target] = key
-        return key
-
-    def _upstream_target(self, upstream: Directive) -> UpstreamTarget | None:
-        hosts: list[str] = []
-        ports: set[int] = set()
-        for directive in block_of(upstream):
-            if directive.name == "server" and directive.args:
-                address, *parameters = directive.args
-                host, _, port = address.rpartition(":") if ":" in address else (address, "", "80")
-                if address.startswith("unix:") or not port.isdigit() or not is_valid(Host, host):
-                    self.collector.left(directive, "not a host:port nginxgen can resolve")
-                    continue
-                for parameter in parameters:
-                    if parameter in ("backup", "down"):
-                        self.collector.left(directive, f"server parameter {parameter!r}")
-                    elif parameter != "resolve":
-                        self.collector.note(
-                            directive, f"server parameter {parameter!r}: nginx's default applies"
-                        )
-                hosts.append(host.lower())
-                ports.add(int(port))
-            elif directive.name in ("keepalive", "zone", "resolver", "keepalive_timeout"):
-                self.collector.note(
-                    directive,
-                    "nginxgen sets its own (keepalive in nginxgen.yaml, upstream-resolve)",
-                )
-            else:
-                self.collector.left(directive, "load-balancing method nginxgen does not set")
-        if not hosts:
-            self.collector.left(upstream, "no server nginxgen can resolve")
-            return None
-        if len(ports) > 1:
-            self.collector.left(upstream, "servers on different ports: nginxgen uses one port")
-        hosts = list(dict.fromkeys(hosts))
-        if len(hosts) > 1 and not at_least(self.version, UPSTREAM_RESOLVE):
-            self.collector.left(
-                upstream,
-                f"several servers need the upstream-resolve strategy (nginx >= "
-                f"{UPSTREAM_RESOLVE}); only {hosts[0]} was kept: set nginx_version in "
-                "nginxgen.yaml and list them under `hosts`",
-            )
-            hosts = hosts[:1]
-        return UpstreamTarget(tuple(hosts), sorted(ports)[0])
-
-    # --- raw ---------------------------------------------------------------------------------
-
-    def keep_raw(self, directive: Directive, route: RouteDraft, context: str, why: str) -> None:
-        text = directive_text(directive)
-        if directive.block is None and directive.name != "include":
-            try:
-                check_raw_directive(text, context)
-            except ValueError:
-                pass
-            else:
-                route.raw.append(text)
-                self.collector.add(directive, "raw", f"kept as a raw directive of the {context}")
-                return
-        self.collector.left(directive, why)

@@ -342,46 +342,55 @@ def _place(
 
 
 def _fold(redirector: Redirector, grouping: Grouping) -> None:
-    sites = grouping.sites
-    by_name = {name: site for site in sites for name in real_names(site.server)}
-    names = real_names(redirector.server)
+    by_name = {name: site for site in grouping.sites for name in real_names(site.server)}
     target = OTHER_HOST.fullmatch(redirector.url)
     if SAME_HOST_HTTPS.fullmatch(redirector.url) and redirector.server.ports == {80}:
-        if not names:
-            _fold_shared(redirector, grouping)
-            return
-        owners = [
-            site
-            for site in sites
-            if site.tls
-            and any(name in real_names(site.server) or name in site.aliases for name in names)
-        ]
-        for site in owners:
-            site.https_redirects.append(redirector)
-        served = {n for site in owners for n in (*real_names(site.server), *site.aliases)}
-        unserved = [name for name in names if name not in served]
-        if unserved:
-            grouping.leftover.append(
-                (
-                    redirector.server,
-                    f"redirects {', '.join(unserved)} to HTTPS, which no TLS site serves",
-                )
-            )
+        _fold_https(redirector, grouping)
     elif target is not None and target["host"].lower() in by_name:
-        site = by_name[target["host"].lower()]
-        if _http_redirect_with_aliases(redirector, site, names):
-            site.https_redirects.append(redirector)
-            names = [name for name in names if name not in real_names(site.server)]
-        if any(name in by_name for name in names):
-            grouping.leftover.append((redirector.server, "redirects names that a site also serves"))
-            return
-        site.primary = target["host"].lower()
-        site.alias_servers.append(redirector)
-        site.aliases.extend(name for name in names if name not in site.aliases)
+        primary = target["host"].lower()
+        _fold_alias(redirector, primary, by_name, grouping)
     else:
         grouping.leftover.append(
             (redirector.server, f"redirects to {redirector.url}, which no site here serves")
         )
+
+
+def _fold_https(redirector: Redirector, grouping: Grouping) -> None:
+    """`return 301 https://$host$request_uri` on port 80: the HTTP→HTTPS redirect of every TLS
+    site it names (its ACME webroot theirs), of all of them when it names none."""
+    names = real_names(redirector.server)
+    if not names:
+        _fold_shared(redirector, grouping)
+        return
+    owners = [site for site in grouping.sites if site.tls and _names_any(site, names)]
+    for site in owners:
+        site.https_redirects.append(redirector)
+    served = {n for site in owners for n in (*real_names(site.server), *site.aliases)}
+    unserved = [name for name in names if name not in served]
+    if unserved:
+        why = f"redirects {', '.join(unserved)} to HTTPS, which no TLS site serves"
+        grouping.leftover.append((redirector.server, why))
+
+
+def _names_any(site: Site, names: list[str]) -> bool:
+    return any(name in real_names(site.server) or name in site.aliases for name in names)
+
+
+def _fold_alias(
+    redirector: Redirector, primary: str, by_name: dict[str, Site], grouping: Grouping
+) -> None:
+    """A redirect to one site's name: its other names become the site's aliases."""
+    site = by_name[primary]
+    names = real_names(redirector.server)
+    if _http_redirect_with_aliases(redirector, site, names):
+        site.https_redirects.append(redirector)
+        names = [name for name in names if name not in real_names(site.server)]
+    if any(name in by_name for name in names):
+        grouping.leftover.append((redirector.server, "redirects names that a site also serves"))
+        return
+    site.primary = primary
+    site.alias_servers.append(redirector)
+    site.aliases.extend(name for name in names if name not in site.aliases)
 
 
 def _http_redirect_with_aliases(redirector: Redirector, site: Site, names: list[str]) -> bool:
