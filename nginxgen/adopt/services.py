@@ -76,20 +76,10 @@ class Services:
         ports: set[int] = set()
         for directive in block_of(upstream):
             if directive.name == "server" and directive.args:
-                address, *parameters = directive.args
-                host, _, port = address.rpartition(":") if ":" in address else (address, "", "80")
-                if address.startswith("unix:") or not port.isdigit() or not is_valid(Host, host):
-                    self.collector.left(directive, "not a host:port nginxgen can resolve")
-                    continue
-                for parameter in parameters:
-                    if parameter in ("backup", "down"):
-                        self.collector.left(directive, f"server parameter {parameter!r}")
-                    elif parameter != "resolve":
-                        self.collector.note(
-                            directive, f"server parameter {parameter!r}: nginx's default applies"
-                        )
-                hosts.append(host.lower())
-                ports.add(int(port))
+                address = self._upstream_server(directive)
+                if address is not None:
+                    hosts.append(address[0])
+                    ports.add(address[1])
             elif directive.name in ("keepalive", "zone", "resolver", "keepalive_timeout"):
                 self.collector.note(
                     directive,
@@ -112,3 +102,19 @@ class Services:
             )
             hosts = hosts[:1]
         return UpstreamTarget(tuple(hosts), sorted(ports)[0])
+
+    def _upstream_server(self, directive: Directive) -> tuple[str, int] | None:
+        """(host, port) of an upstream's `server`, its parameters listed; None if unusable."""
+        address, *parameters = directive.args
+        host, _, port = address.rpartition(":") if ":" in address else (address, "", "80")
+        if address.startswith("unix:") or not port.isdigit() or not is_valid(Host, host):
+            self.collector.left(directive, "not a host:port nginxgen can resolve")
+            return None
+        for parameter in parameters:
+            if parameter in ("backup", "down"):
+                self.collector.left(directive, f"server parameter {parameter!r}")
+            elif parameter != "resolve":
+                self.collector.note(
+                    directive, f"server parameter {parameter!r}: nginx's default applies"
+                )
+        return host.lower(), int(port)

@@ -60,29 +60,40 @@ class SiteConverter:
         if not routes:
             self.collector.left(server.directive, "no location nginxgen can route")
             return None
-        env: dict[str, Any] = {"catch_all": True} if site.catch_all else {}
-        if domains:
-            env["domains"] = domains
-        if aliases and len(domains) == 1:
-            env["domains"] = domains + aliases
-            env["redirect_to_primary"] = True
-        elif aliases:
-            env["redirect_domains"] = aliases
-        env["tls"] = self._tls()
-        env["services"] = self.services.services
-        env["routes"] = routes
-        env["security_headers"] = {
-            key: self.draft.security.get(key, False) for key in SECURITY_HEADERS.values()
-        }
-        if not any(self.draft.security.get(key) for key in ("content_security_policy",)):
-            env["security_headers"].pop("content_security_policy")
-        env.update(self.draft.env)
-        if self.server.raw:
-            env["raw"] = self.server.raw
         if not self.services.services:
             self.collector.left(server.directive, "no proxied location: nginxgen needs a service")
             return None
-        return env
+        return {
+            **self._names_section(domains, aliases),
+            "tls": self._tls(),
+            "services": self.services.services,
+            "routes": routes,
+            "security_headers": self._security_headers(),
+            **self.draft.env,
+            **({"raw": self.server.raw} if self.server.raw else {}),
+        }
+
+    def _names_section(self, domains: list[str], aliases: list[str]) -> dict[str, Any]:
+        """`catch_all`, `domains` and the names redirecting to the primary one."""
+        section: dict[str, Any] = {"catch_all": True} if self.site.catch_all else {}
+        if domains:
+            section["domains"] = domains
+        if aliases and len(domains) == 1:
+            section["domains"] = domains + aliases
+            section["redirect_to_primary"] = True
+        elif aliases:
+            section["redirect_domains"] = aliases
+        return section
+
+    def _security_headers(self) -> dict[str, Any]:
+        """Every security header nginxgen sets, as the original set it (false: not at all);
+        CSP only when the original had one."""
+        headers: dict[str, Any] = {
+            key: self.draft.security.get(key, False) for key in SECURITY_HEADERS.values()
+        }
+        if not headers["content_security_policy"]:
+            headers.pop("content_security_policy")
+        return headers
 
     def _names(self, names: list[str]) -> list[str]:
         """The names to list as domains: a catch-all answers placeholders and trailing

@@ -154,10 +154,7 @@ def build_plan(
     problems = [*loading_problems, *check_environments(ordered, settings)]
     if problems:
         raise ConfigError(problems)
-    taken = {port for env in ordered for port in catch_all_ports(env.model)}
-    https = any(env.model.tls.enabled for env in ordered)
-    default_http = settings.default_server and 80 not in taken
-    default_https = settings.default_server and https and 443 not in taken
+    default_http, default_https = _default_servers(ordered, settings)
     default_quic = default_https and any(env.model.http3 for env in ordered)
     planned = tuple(
         _plan_environment(environment, settings, quic)
@@ -200,6 +197,19 @@ def build_plan(
         default_quic=default_quic,
         raw=tuple(settings.raw),
         real_ip=_real_ip(settings),
+    )
+
+
+def _default_servers(
+    environments: Sequence[LoadedEnvironment], settings: Settings
+) -> tuple[bool, bool]:
+    """Whether nginxgen's refusing default server is needed on HTTP and on HTTPS: not on a port
+    a catch-all environment answers."""
+    taken = {port for env in environments for port in catch_all_ports(env.model)}
+    https = any(env.model.tls.enabled for env in environments)
+    return (
+        settings.default_server and 80 not in taken,
+        settings.default_server and https and 443 not in taken,
     )
 
 
