@@ -14,6 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from nginxgen.adopt.convert import environment_name
+from nginxgen.adopt.inputs import placeholder_inputs
+from nginxgen.adopt.template import Unresolved, parse_variable, substitute
 from nginxgen.adopt.verify import probes, regex_sample
 from nginxgen.cli import app
 from nginxgen.commands.import_ import import_config, import_environments
@@ -169,3 +171,105 @@ def test_requests_cover_every_location_and_regex_samples_match() -> None:
     assert "http://www.daatan.com/.well-known/acme-challenge/" in urls
     assert regex_sample(r"^/api/v[0-9]+/") == "/api/v0/"
     assert regex_sample(r"(?i)\.(png|jpg|svg)$") == "/verify.png"
+
+
+TEMPLATE = CASES / "envsubst-template" / "default.conf.template"
+
+
+def test_a_template_without_its_values_lists_each_on_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["import", str(TEMPLATE), "--into", str(tmp_path), "--var", "APP_HOST=app"]
+    )
+    assert result.exit_code == 2
+    first, *rest = result.stderr.splitlines()
+    assert "template variables without a value: APP_PORT, NGINX_HOST" in first
+    assert "--var NAME=VALUE" in first
+    assert "\\n" not in result.stderr  # line breaks, not their escapes
+    assert any(line.endswith(":5: ${NGINX_HOST}") for line in rest)
+    assert any(line.endswith(":8: ${APP_PORT}") for line in rest)
+    assert not (tmp_path / "environments").exists()
+
+
+def test_var_substitutes_before_parsing_and_leaves_nginx_variables() -> None:
+    text, unresolved = substitute(
+        "server_name ${HOST}; proxy_set_header X $host${request_uri}; # ${NOT}\n# $SKIP\n",
+        {"HOST": "a.example"},
+    )
+    assert text.startswith("server_name a.example; proxy_set_header X $host${request_uri};")
+    assert unresolved == [Unresolved(1, "NOT")]  # a trailing comment is still text here
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        parse_variable("no-equals")
+    with pytest.raises(ValueError, match="one line"):
+        parse_variable("A=b\nc")
+    assert parse_variable("A=b=c") == ("A", "b=c")
+
+
+def test_bad_var_is_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["import", str(TEMPLATE), "--var", "1X=a"])
+    assert result.exit_code == 2
+    assert "--var '1X=a'" in result.stderr
+
+
+def test_no_convertible_server_lists_why_on_lines_of_their_own(tmp_path: Path) -> None:
+    config = tmp_path / "fpm.conf"
+    config.write_text(
+        "server {\n  listen 80;\n  location ~ \\.php$ {\n    fastcgi_pass app:9000;\n  }\n}\n"
+    )
+    result = CliRunner().invoke(app, ["import", str(config), "--dry-run"])
+    assert result.exit_code == 2
+    first, *rest = result.stderr.splitlines()
+    assert first.endswith("fpm.conf: no server nginxgen can convert")
+    assert rest and all(line.startswith("  ") for line in rest)
+
+
+def test_only_the_default_of_a_port_is_the_catch_all(tmp_path: Path) -> None:
+    config = tmp_path / "two.conf"
+    config.write_text(
+        "server { listen 80; location / { proxy_pass http://first:80; } }\n"
+        "server { listen 80; server_name _; location / { proxy_pass http://second:80; } }\n"
+    )
+    imported = import_environments(str(config))
+    ((_, data),) = imported.conversion.environments
+    assert data["catch_all"] is True and "domains" not in data
+    assert data["services"] == {"first": {"host": "first", "port": 80}}
+    left = [f for f in imported.conversion.findings if f.kind == "not converted"]
+    assert [f.line for f in left] == [2]
+    assert "another server is the default" in left[0].reason
+
+
+def test_a_shared_port_80_server_gives_every_site_its_acme_webroot() -> None:
+    imported = import_environments(str(CASES / "certbot-shared-port-80" / "nginx-ssl.conf"))
+    environments = dict(imported.conversion.environments)
+    for data in environments.values():
+        assert data["tls"].get("acme_webroot", "/var/www/certbot") == "/var/www/certbot"
+    assert environments["daatan-com"]["domains"] == ["daatan.com", "www.daatan.com"]
+    assert environments["daatan-com"]["redirect_to_primary"] is True
+    assert "location ^~ /.well-known/acme-challenge/" in imported.rendered
+    assert imported.rendered.count("root /var/www/certbot;") == 3  # daatan, www, staging
+
+
+def test_http_level_settings_are_written_to_nginxgen_yaml() -> None:
+    imported = import_environments(str(CASES / "http-level-cache-real-ip" / "shop.conf"))
+    settings = imported.conversion.settings
+    assert settings["real_ip"] == {
+        "from": ["173.245.48.0/20", "2400:cb00::/32"],
+        "header": "CF-Connecting-IP",
+    }
+    assert settings["raw"][0].startswith("proxy_cache_path /var/cache/nginx/shop ")
+    assert "real_ip_header CF-Connecting-IP;" in imported.rendered
+
+
+def test_verify_placeholders_cover_every_file_the_original_reads(tmp_path: Path) -> None:
+    config = tmp_path / "site.conf"
+    config.write_text(
+        "server {\n listen 443 ssl;\n server_name a.example;\n"
+        " ssl_certificate /c/a.pem;\n ssl_certificate_key /c/a.key;\n"
+        " ssl_dhparam /etc/letsencrypt/ssl-dhparams.pem;\n"
+        " include /etc/letsencrypt/options-ssl-nginx.conf;\n"
+        " auth_basic_user_file htpasswd/a;\n"
+        " location / { proxy_pass http://a:80; }\n}\n"
+    )
+    files = placeholder_inputs(load_path(config))
+    assert files["/etc/letsencrypt/ssl-dhparams.pem"].startswith(b"-----BEGIN DH PARAMETERS-----")
+    assert files["/etc/letsencrypt/options-ssl-nginx.conf"] == b""
+    assert files["/etc/nginx/htpasswd/a"] == b""
