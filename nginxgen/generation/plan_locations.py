@@ -132,9 +132,12 @@ def _proxy(environment: LoadedEnvironment, route: Route, strategy: str) -> Proxy
     # The client certificate's verdict is nginx's: neither the client nor request_headers set it.
     client = client_certificate_headers(environment.model)
     fixed = {header.name.lower() for header in client}
-    extra = tuple(
-        header for header in _literal(route.request_headers) if header.name.lower() not in fixed
-    ) + client
+    extra = (
+        tuple(
+            header for header in _literal(route.request_headers) if header.name.lower() not in fixed
+        )
+        + client
+    )
     overridden = {header.name.lower() for header in extra}
     features = tuple(
         header
