@@ -67,6 +67,8 @@ class Case:
     headers: tuple[tuple[str, str], ...] = ()
     auth: str | None = None
     body_size: int = 0
+    # (certificate file, key file) presented in the TLS handshake.
+    client_certificate: tuple[str, str] | None = None
     # "test" (the file's own), or an implicit kind: "route", "hsts", "default_server".
     kind: str = "test"
     # The service behind the route the case checks (implicit route cases), for --chaos.
@@ -138,6 +140,11 @@ def _user_case(environment: LoadedEnvironment, index: int, test: RouteTest) -> C
         headers=tuple(test.headers.items()),
         auth=test.auth,
         body_size=size_in_bytes(test.body_size) if test.body_size else 0,
+        client_certificate=(
+            (test.client_certificate.cert, test.client_certificate.key)
+            if test.client_certificate
+            else None
+        ),
     )
 
 
@@ -175,6 +182,19 @@ def route_cases(environment: LoadedEnvironment) -> list[Case]:
             # tests to state; the implicit case would only restate nginx's rules.
             continue
         line, column = environment.source.locate(("routes", index))
+        if requires_client_certificate(model):
+            cases.append(
+                Case(
+                    file=environment.source.file,
+                    line=line,
+                    column=column,
+                    label=f"routes[{index}] {route.path} answers 400 without a client certificate",
+                    request=_request(model, target),
+                    expect=Expectation(status=400),
+                    kind="route",
+                )
+            )
+            continue
         access = route.access or model.access
         service = service_ref(environment, route.service) if route.service else None
         headers: tuple[tuple[str, str], ...] = ()
@@ -209,6 +229,13 @@ def route_cases(environment: LoadedEnvironment) -> list[Case]:
     return cases
 
 
+def requires_client_certificate(model: Environment) -> bool:
+    """Mutual TLS with `verify: required`: a request without a certificate answers 400, so the
+    implicit cases (which present none) expect that."""
+    clients = model.tls.client_certificates
+    return model.tls.enabled and clients is not None and clients.verify == "required"
+
+
 def _sent_path(route: Route) -> str:
     return "/" if route.strip_prefix else route.path
 
@@ -233,7 +260,8 @@ def hsts_cases(environment: LoadedEnvironment) -> list[Case]:
     index = route_for(model, "/")
     route_limit = model.routes[index].client_max_body_size if index is not None else None
     limit = size_in_bytes(route_limit or model.client_max_body_size or DEFAULT_BODY_LIMIT)
-    if limit:
+    # Without a client certificate, `verify: required` answers 400 before any body limit.
+    if limit and not requires_client_certificate(model):
         cases.append(
             Case(
                 label="HSTS on an error answer (413)",
