@@ -1,11 +1,13 @@
-"""Metrics for real: nginx with `metrics:` on, the exporter and mtail as `nginxgen compose` prints
-them (run from Debian's packages under the official images' entrypoints), and a real Prometheus
-scraping both; after real requests the figures are read back through Prometheus's HTTP API.
-stub_status answers a container on the proxy's network and nothing through the published port.
+"""Metrics for real: the compose file `nginxgen compose` prints with `metrics:` on, run by
+docker-compose (the exporter and mtail from Debian's packages under the official images'
+entrypoints), the output deployed into it, and a real Prometheus scraping both; after real
+requests the figures are read back through Prometheus's HTTP API. stub_status answers a
+container on the proxy's network and nothing through the published port.
 """
 
 from __future__ import annotations
 
+import copy
 import http.client
 import json
 import time
@@ -19,14 +21,12 @@ from typing import Any
 
 import pytest
 import yaml
-from nginx_fixtures import CONF_D_FILE, DockerStack, http_get, require_image, wait_for
-from testcontainers.core.container import DockerContainer
+from nginx_fixtures import BACKEND_IMAGE, http_get, require_image, wait_for
+from test_compose import docker_compose
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
 from nginxgen.generation.metrics_outputs import EXPORTER_PORT, MTAIL_PORT
-from nginxgen.generation.models import Settings
-from nginxgen.generation.pipeline import generate
 
 pytestmark = pytest.mark.nginx
 
@@ -69,7 +69,7 @@ def prometheus_config(exporter: str, mtail: str) -> bytes:
 
 @dataclass
 class MetricsStack:
-    stack: DockerStack
+    network: str
     compose: dict[str, Any]
     http_port: int
     prometheus_port: int
@@ -94,18 +94,37 @@ class MetricsStack:
         return sum(samples.values()) if samples else 0.0
 
 
-def _container(stack: DockerStack, name: str, alias: str, image: str) -> DockerContainer:
-    return (
-        DockerContainer(require_image(stack.client, image))
-        .with_network(stack.network)
-        .with_network_aliases(alias)
-        .with_name(f"{alias}-{uuid.uuid4().hex[:8]}")
-    )
+def runnable(printed: dict[str, Any], name: str, client: Any) -> dict[str, Any]:
+    """The printed compose file with only what this machine needs changed: local images (no
+    registry; Debian's packages under the official entrypoints), loopback ports picked by
+    Docker, a proxy network of its own, the backend as `app`, and a Prometheus scraping the
+    exporter and mtail by their service names."""
+    document = copy.deepcopy(printed)
+    services = document["services"]
+    services["nginx"]["image"] = require_image(client, NGINX_IMAGE)
+    services["nginx"]["ports"] = ["127.0.0.1::80"]
+    for service, entrypoint in (("nginx-exporter", "exporter"), ("nginx-mtail", "mtail")):
+        services[service]["image"] = require_image(client, METRICS_IMAGE)
+        services[service]["entrypoint"] = ENTRYPOINTS[entrypoint]
+    document["networks"]["proxy"]["name"] = name
+    services["app"] = {"image": require_image(client, BACKEND_IMAGE), "hostname": "app"}
+    services["prometheus"] = {
+        "image": METRICS_IMAGE,
+        "entrypoint": ["/usr/bin/prometheus"],
+        "command": [
+            "--config.file=/etc/nginxgen-test/prometheus.yml",
+            "--storage.tsdb.path=/tmp/prometheus",
+            f"--web.listen-address=:{PROMETHEUS_PORT}",
+        ],
+        "volumes": ["./prometheus.yml:/etc/nginxgen-test/prometheus.yml:ro"],
+        "ports": [f"127.0.0.1::{PROMETHEUS_PORT}"],
+    }
+    return document
 
 
 @pytest.fixture
 def metrics_stack(
-    docker_stack: DockerStack, docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[MetricsStack]:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "environments").mkdir()
@@ -114,64 +133,31 @@ def metrics_stack(
     (tmp_path / "nginxgen.yaml").write_text(SETTINGS, encoding="utf-8")
     printed = CliRunner().invoke(app, ["compose"])
     assert printed.exit_code == 0, printed.output
-    compose = yaml.safe_load(printed.stdout)
     program = CliRunner().invoke(app, ["compose", "--mtail-program"])
     assert program.exit_code == 0, program.output
     (tmp_path / "metrics").mkdir()
     (tmp_path / "metrics" / "nginxgen.mtail").write_text(program.stdout, encoding="utf-8")
-    settings = Settings.model_validate(yaml.safe_load(SETTINGS))
-    text = generate(tmp_path / "environments", settings).text
-
-    services = compose["services"]
-    log_volume = f"nginxgen-test-logs-{uuid.uuid4().hex[:8]}"
-    docker_client.volumes.create(log_volume)
+    (tmp_path / "prometheus.yml").write_bytes(prometheus_config("nginx-exporter", "nginx-mtail"))
+    name = f"nginxgen-test-{uuid.uuid4().hex[:8]}"
+    compose = yaml.safe_load(printed.stdout)
+    document = runnable(compose, name, docker_client)
+    (tmp_path / "docker-compose.yml").write_text(yaml.safe_dump(document), encoding="utf-8")
     try:
-        docker_stack.start_service("app")
-        nginx = _container(docker_stack, "nginx", "nginx", NGINX_IMAGE)
-        nginx.with_copy_into_container(text.encode(), CONF_D_FILE)
-        # The compose file's named volume at nginx's log directory (filled from the image).
-        [log_mount] = [v for v in services["nginx"]["volumes"] if v.startswith("nginxgen-logs:")]
-        nginx.with_volume_mapping(log_volume, log_mount.split(":")[1], "rw")
-        docker_stack._start("nginx", nginx, ports=(80,))
+        docker_compose(tmp_path, name, "up", "-d")
+        container = docker_compose(tmp_path, name, "ps", "-q", "nginx").strip()
+        # The output goes in as it always does: tested in the proxy, swapped in, reloaded.
+        deployed = CliRunner().invoke(app, ["deploy", "--container", container])
+        assert deployed.exit_code == 0, deployed.output
 
-        exporter = _container(docker_stack, "exporter", "nginx-exporter", METRICS_IMAGE)
-        exporter.with_kwargs(entrypoint=ENTRYPOINTS["exporter"])
-        exporter.with_command(services["nginx-exporter"]["command"])
-        docker_stack._start("exporter", exporter, ports=())
+        def port(service: str, number: int) -> int:
+            address = docker_compose(tmp_path, name, "port", service, str(number)).strip()
+            return int(address.rsplit(":", 1)[1])
 
-        mtail = _container(docker_stack, "mtail", "nginx-mtail", METRICS_IMAGE)
-        mtail.with_kwargs(entrypoint=ENTRYPOINTS["mtail"])
-        mtail.with_command(services["nginx-mtail"]["command"])
-        for volume in services["nginx-mtail"]["volumes"]:
-            source, target, _ = volume.split(":")
-            host = str(tmp_path / "metrics") if source == "./metrics" else log_volume
-            mtail.with_volume_mapping(host, target, "ro")
-        docker_stack._start("mtail", mtail, ports=())
-
-        prometheus = _container(docker_stack, "prometheus", "prometheus", METRICS_IMAGE)
-        prometheus.with_kwargs(entrypoint=["/usr/bin/prometheus"])
-        prometheus.with_copy_into_container(
-            prometheus_config("nginx-exporter", "nginx-mtail"), "/etc/nginxgen-test/prometheus.yml"
-        )
-        prometheus.with_command(
-            [
-                "--config.file=/etc/nginxgen-test/prometheus.yml",
-                "--storage.tsdb.path=/tmp/prometheus",
-                f"--web.listen-address=:{PROMETHEUS_PORT}",
-            ]
-        )
-        docker_stack._start("prometheus", prometheus, ports=(PROMETHEUS_PORT,))
         yield MetricsStack(
-            docker_stack,
-            compose,
-            docker_stack.port("nginx", 80),
-            docker_stack.port("prometheus", PROMETHEUS_PORT),
+            f"{name}_default", compose, port("nginx", 80), port("prometheus", PROMETHEUS_PORT)
         )
     finally:
-        for name in ("prometheus", "mtail", "exporter", "nginx"):
-            if name in docker_stack.containers:
-                docker_stack.remove(name)
-        docker_client.volumes.get(log_volume).remove(force=True)
+        docker_compose(tmp_path, name, "down", "--volumes", "--timeout", "2")
 
 
 def _get(stack: MetricsStack, host: str, path: str, times: int, status: int) -> None:
@@ -271,7 +257,7 @@ def test_stub_status_answers_the_proxy_network_and_nothing_published(
         METRICS_IMAGE,
         ["-MIO::Socket::INET", "-e", script],
         entrypoint=["perl"],
-        network=stack.stack.network.name,
+        network=stack.network,
         remove=True,
     ).decode()
     assert answer.startswith("HTTP/1.1 200"), answer
