@@ -176,16 +176,13 @@ def test_prometheus_reads_stub_status_and_the_requests_by_environment(
         lambda samples: len(samples) == 2 and all(value == 1 for value in samples.values()),
         timeout=60,
     )
+
     # mtail reads from the end of the log once it has found it: warm up until it counts.
-    wait_for(
-        "mtail counting the request log",
-        lambda: (
-            _get(stack, "blog.example.test", "/api/warm", 1, 200),
-            stack.value('nginxgen_requests_total{environment="blog"}'),
-        )[1],
-        lambda value: value > 0,
-        timeout=60,
-    )
+    def warm_up() -> float:
+        _get(stack, "blog.example.test", "/api/warm", 1, 200)
+        return stack.value('nginxgen_requests_total{environment="blog"}')
+
+    wait_for("mtail counting the request log", warm_up, lambda value: value > 0, timeout=60)
     counted = 'sum(nginxgen_requests_total{{environment="{}",status_class="{}"}})'
     latency = 'sum(nginxgen_upstream_response_seconds_count{{environment="{}"}})'
     figures = {

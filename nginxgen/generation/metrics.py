@@ -26,7 +26,7 @@ class MetricsSettings(StrictModel):
         description="port of the metrics server (stub_status at /stub_status); never published",
     )
     allow: list[Network] = Field(
-        # A default, not a factory, so that `nginxgen schema settings` shows it (pydantic copies it).
+        # A default, not a factory: `nginxgen schema settings` shows it (pydantic copies it).
         default=list(DOCKER_PRIVATE_RANGES),
         min_length=1,
         description="addresses that may read stub_status [default: Docker's private ranges]",
