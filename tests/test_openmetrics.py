@@ -13,6 +13,7 @@ import pytest
 from cryptography import x509
 from nginx_fixtures import DockerStack, require_image
 from test_status import CONF_D, IMAGE, SHOP, put_files
+from test_status import project as project  # the fixture: a project with deployed/
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
@@ -94,21 +95,11 @@ def promtool(docker_client: Any, path: Path) -> str:
     return bytes(output).decode()
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "environments").mkdir()
-    (tmp_path / "environments" / "shop.yaml").write_text(SHOP, encoding="utf-8")
-    (tmp_path / "nginxgen.yaml").write_text('nginx_version: "1.26"\n', encoding="utf-8")
-    (tmp_path / "deployed").mkdir()
-    (tmp_path / "out").mkdir()
-    return tmp_path
-
-
 @pytest.mark.nginx
 def test_status_as_openmetrics_for_a_live_proxy(
     docker_stack: DockerStack, docker_client: Any, project: Path
 ) -> None:
+    (project / "out").mkdir()
     docker_stack.start_service("app")
     docker_stack.start_nginx(IMAGE, {}, volumes={str(project / "deployed"): CONF_D})
     proxy = docker_stack.wrapped("nginx")

@@ -182,19 +182,6 @@ def route_cases(environment: LoadedEnvironment) -> list[Case]:
             # tests to state; the implicit case would only restate nginx's rules.
             continue
         line, column = environment.source.locate(("routes", index))
-        if requires_client_certificate(model):
-            cases.append(
-                Case(
-                    file=environment.source.file,
-                    line=line,
-                    column=column,
-                    label=f"routes[{index}] {route.path} answers 400 without a client certificate",
-                    request=_request(model, target),
-                    expect=Expectation(status=400),
-                    kind="route",
-                )
-            )
-            continue
         access = route.access or model.access
         service = service_ref(environment, route.service) if route.service else None
         headers: tuple[tuple[str, str], ...] = ()
@@ -212,21 +199,31 @@ def route_cases(environment: LoadedEnvironment) -> list[Case]:
         what = "its service" if service else "its static root"
         if access:
             what += " or its access rules refuse"
-        cases.append(
-            Case(
-                file=environment.source.file,
-                line=line,
-                column=column,
-                label=f"routes[{index}] {route.path} reaches {what}",
-                request=_request(model, target),
-                expect=expect,
-                headers=headers,
-                kind="route",
-                route_service=service,
-                unavailable=_unavailable(model, expect.accepted_statuses),
-            )
+        case = Case(
+            file=environment.source.file,
+            line=line,
+            column=column,
+            label=f"routes[{index}] {route.path} reaches {what}",
+            request=_request(model, target),
+            expect=expect,
+            headers=headers,
+            kind="route",
+            route_service=service,
+            unavailable=_unavailable(model, expect.accepted_statuses),
         )
+        cases.append(_without_client_certificate(model, case))
     return cases
+
+
+def _without_client_certificate(model: Environment, case: Case) -> Case:
+    """An implicit route case presents no certificate: under `verify: required` nginx answers
+    400 before the route is reached, whatever its service does."""
+    if not requires_client_certificate(model):
+        return case
+    label = f"{case.label.split(' reaches ')[0]} answers 400 without a client certificate"
+    return dataclasses.replace(
+        case, label=label, expect=Expectation(status=400), route_service=None, unavailable=None
+    )
 
 
 def requires_client_certificate(model: Environment) -> bool:
