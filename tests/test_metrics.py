@@ -12,6 +12,7 @@ from typer.testing import CliRunner, Result
 
 from nginxgen.cli import app
 from nginxgen.generation.metrics import DOCKER_PRIVATE_RANGES
+from nginxgen.generation.models import Settings
 
 SITE = """\
 domains: [site.example.test]
@@ -167,3 +168,38 @@ def test_verify_is_required_or_optional(project: Path) -> None:
     result = run(project, "", "render")
     assert result.exit_code == 2
     assert "tls.client_certificates.verify:" in result.output
+
+
+class _Files:
+    """A proxy as far as reading files goes: these paths exist, every other is missing."""
+
+    name = "proxy"
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+
+    def read_file(self, path: str) -> bytes:
+        if path not in self.files:
+            raise FileNotFoundError(path)
+        return self.files[path]
+
+
+def test_status_checks_the_client_ca_as_the_proxy_sees_it(project: Path) -> None:
+    import datetime
+
+    from nginxgen.commands.status import certificate_findings
+    from nginxgen.commands.status_metrics import certificate_facts
+    from nginxgen.generation.pipeline import generate
+    from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
+
+    (project / "environments" / "secure.yaml").write_text(SECURE, encoding="utf-8")
+    generated = generate(project / "environments", Settings(nginx_version="1.26"))
+    files = placeholder_files(find_tls_files([generated.text]))
+    ca = files.pop("/etc/nginx/clients/ca.pem")
+    now = datetime.datetime.now(datetime.UTC)
+    missing = certificate_findings(_Files(files), generated.plan.environments, now, 21)  # type: ignore[arg-type]
+    [finding] = [f for f in missing if "ca.pem" in f.message]
+    assert finding.severity == "error" and "client CA file not found" in finding.message
+    facts = list(certificate_facts(_Files({**files, "/etc/nginx/clients/ca.pem": ca}), generated))  # type: ignore[arg-type]
+    [client_ca] = [fact for fact in facts if fact.kind == "client_ca"]
+    assert client_ca.environment == "secure" and client_ca.expires is not None
