@@ -23,6 +23,7 @@ from nginxgen.generation.fields import (
     raw_for,
     toggle,
 )
+from nginxgen.generation.metrics import MetricsSettings
 from nginxgen.generation.route_tests import RouteTest
 from nginxgen.generation.sections import (
     Access,
@@ -159,6 +160,11 @@ class Settings(StrictModel):
         default=False,
         description="listen on [::] beside every IPv4 listen (nginx fails to start on a kernel "
         "without IPv6)",
+    )
+    metrics: Annotated[MetricsSettings | None, BeforeValidator(toggle)] = Field(
+        default=None,
+        description="stub_status and per-environment request metrics for Prometheus "
+        "{port, allow} (docs/metrics.md); true: the defaults",
     )
 
     @field_validator("nginx_version", mode="before")

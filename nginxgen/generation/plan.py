@@ -43,6 +43,11 @@ from nginxgen.generation.plan_locations import (
     timeout_directives,
     upstreams,
 )
+from nginxgen.generation.plan_metrics import (
+    access_log_beside_metrics,
+    metrics_log_format,
+    metrics_plan,
+)
 from nginxgen.generation.plan_tls import (
     https_ciphers,
     https_protocols,
@@ -85,6 +90,8 @@ def _plan_environment(
         for index, route in enumerate(routes)
     )
     auth = auth_plan(environment.name, "server", model.auth) if model.auth else None
+    metrics = settings.metrics is not None and settings.metrics.enabled
+    access_log = access_log_plan(model)
     route_auths = tuple(location.auth for location in locations if location.auth)
     return EnvironmentPlan(
         name=environment.name,
@@ -108,12 +115,13 @@ def _plan_environment(
         locations=locations,
         raw=tuple(model.raw),
         compression=compression_plan(model),
-        access_log=access_log_plan(model),
+        access_log=access_log_beside_metrics(access_log) if metrics else access_log,
         maintenance=maintenance_plan(environment, merge),
         auth=auth,
         auth_locations=((auth,) if auth else ()) + route_auths,
         quic=quic,
         merge_headers=merge,
+        metrics_log_format=metrics_log_format(environment.name) if metrics else None,
     )
 
 
@@ -189,6 +197,7 @@ def build_plan(
             location.cors for location in locations if location.cors and location.cors.variable
         ),
         default_quic=default_quic,
+        metrics=metrics_plan(settings.metrics),
     )
 
 
