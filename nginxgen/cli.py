@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from nginxgen.core.formats import AnnotatedFormat, EngineKind, OutputFormat, SchemaKind
+from nginxgen.core.formats import (
+    AnnotatedFormat,
+    EngineKind,
+    OutputFormat,
+    SchemaKind,
+    StatusFormat,
+)
 
 if TYPE_CHECKING:
     from nginxgen.commands.result import Report
@@ -202,11 +208,18 @@ def check(
 def compose(
     environments: EnvironmentsOption = None,
     settings_file: SettingsOption = None,
+    mtail_program: Annotated[
+        bool,
+        typer.Option(
+            "--mtail-program",
+            help="Print the mtail program of the metrics service instead (needs metrics:)",
+        ),
+    ] = False,
 ) -> None:
     """Print a docker-compose service for the nginx proxy that runs the output."""
     from nginxgen.commands import compose as command
 
-    run(lambda: command.compose(environments, settings_file))
+    run(lambda: command.compose(environments, settings_file, mtail_program))
 
 
 @app.command()
@@ -410,7 +423,10 @@ def status(
     swarm_service: SwarmServiceOption = None,
     environments: EnvironmentsOption = None,
     settings_file: SettingsOption = None,
-    output_format: FormatOption = OutputFormat.text,
+    output_format: Annotated[
+        StatusFormat,
+        typer.Option("--format", help="text, json or openmetrics (docs/metrics.md)"),
+    ] = StatusFormat.text,
 ) -> None:
     """Read-only: live version, networks, services, certificates and htpasswd in the proxy."""
     from nginxgen.commands.status import status as status_command

@@ -16,6 +16,7 @@ from nginxgen.nginx.certificates import (
     has_errors,
     inspect_certificates,
 )
+from nginxgen.nginx.client_ca import inspect_client_ca
 
 
 def certificate_sites(plan: Plan) -> list[CertificateSite]:
@@ -40,6 +41,13 @@ def certs(
     plan = plan_project(open_project(settings_file, environments))
     moment = now or datetime.datetime.now(datetime.UTC)
     findings = inspect_certificates(certificate_sites(plan), moment, warn_days)
+    # mTLS: the client CA files (tls.client_certificates.ca) nginx loads as well.
+    findings += [
+        finding
+        for env in plan.environments
+        if env.tls and env.tls.client_ca
+        for finding in inspect_client_ca(env.name, env.tls.client_ca, moment, warn_days)
+    ]
     exit_code = EXIT_FINDINGS if has_errors(findings) else EXIT_OK
     if output_format is OutputFormat.json:
         return json_report(as_document(findings), exit_code)

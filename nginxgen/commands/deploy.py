@@ -23,6 +23,7 @@ from nginxgen.commands.project import open_project
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report
 from nginxgen.core.errors import UsageError
 from nginxgen.core.facts import conf_d_name
+from nginxgen.docker.deploy_record import record_deploy
 from nginxgen.docker.live import (
     DEFAULT_KEEP,
     LiveLayout,
@@ -300,10 +301,12 @@ def deploy(
             transcript,
             dry_run=dry_run,
         )
+        moment = now or datetime.datetime.now(datetime.UTC)
         if ok and not dry_run:
-            moment = now or datetime.datetime.now(datetime.UTC)
             record_version(proxies[0], layout, previous, generated.text, keep, moment, transcript)
             transcript.say(f"deployed to {', '.join(proxy.name for proxy in proxies)}")
+        if not dry_run:  # for `status --format openmetrics` (docs/metrics.md)
+            record_deploy(proxies[0], layout, moment, ok)
     except Refused as refused:
         transcript.say(f"deploy refused: {refused}")
         return transcript.report(EXIT_FINDINGS)

@@ -23,6 +23,7 @@ from nginxgen.generation.fields import (
     raw_for,
     toggle,
 )
+from nginxgen.generation.metrics import MetricsSettings
 from nginxgen.generation.route_tests import RouteTest
 from nginxgen.generation.sections import (
     Access,
@@ -176,6 +177,11 @@ class Settings(StrictModel):
     real_ip: RealIp | None = Field(
         default=None,
         description="the client's address from a trusted proxy's header {from, header, recursive}",
+    )
+    metrics: Annotated[MetricsSettings | None, BeforeValidator(toggle)] = Field(
+        default=None,
+        description="stub_status and per-environment request metrics for Prometheus "
+        "{port, allow} (docs/metrics.md); true: the defaults",
     )
 
     @field_validator("nginx_version", mode="before")

@@ -48,6 +48,11 @@ from nginxgen.generation.plan_locations import (
     timeout_directives,
     upstreams,
 )
+from nginxgen.generation.plan_metrics import (
+    access_log_beside_metrics,
+    metrics_log_format,
+    metrics_plan,
+)
 from nginxgen.generation.plan_tls import (
     https_ciphers,
     https_protocols,
@@ -90,6 +95,8 @@ def _plan_environment(
         for index, route in enumerate(routes)
     )
     auth = auth_plan(environment.name, "server", model.auth) if model.auth else None
+    metrics = settings.metrics is not None and settings.metrics.enabled
+    access_log = access_log_plan(model)
     route_auths = tuple(location.auth for location in locations if location.auth)
     return EnvironmentPlan(
         name=environment.name,
@@ -113,13 +120,14 @@ def _plan_environment(
         locations=locations,
         raw=tuple(model.raw),
         compression=compression_plan(model),
-        access_log=access_log_plan(model),
+        access_log=access_log_beside_metrics(access_log) if metrics else access_log,
         maintenance=maintenance_plan(environment, merge),
         auth=auth,
         auth_locations=((auth,) if auth else ()) + route_auths,
         quic=quic,
         merge_headers=merge,
         catch_all=model.catch_all,
+        metrics_log_format=metrics_log_format(environment.name) if metrics else None,
     )
 
 
@@ -197,6 +205,7 @@ def build_plan(
         default_quic=default_quic,
         raw=tuple(settings.raw),
         real_ip=_real_ip(settings),
+        metrics=metrics_plan(settings.metrics),
     )
 
 

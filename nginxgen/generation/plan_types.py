@@ -145,6 +145,10 @@ class TlsPlan:
     ciphers: str | None
     stapling: bool
     trusted_certificate: str | None
+    # Mutual TLS: the CA file clients' certificates are verified against, and
+    # `ssl_verify_client`'s value (on: required, optional).
+    client_ca: str | None = None
+    client_verify: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,16 @@ class AccessLogPlan:
 
     path: str | None
     format: str
+
+
+@dataclass(frozen=True)
+class MetricsPlan:
+    """The metrics server (`stub_status` on `port` for `allow`) and the request log every
+    environment also writes, one line per request in its own format, for mtail to read."""
+
+    port: int
+    allow: tuple[str, ...]
+    log_path: str
 
 
 @dataclass(frozen=True)
@@ -218,6 +232,8 @@ class EnvironmentPlan:
     # Answers every name no other environment serves on its ports: its listens are the
     # default servers there.
     catch_all: bool = False
+    # The log_format of this environment's lines in the metrics request log (metrics on).
+    metrics_log_format: str | None = None
 
     @property
     def server_names(self) -> tuple[str, ...]:
@@ -285,3 +301,4 @@ class Plan:
     # http-level directives of nginxgen.yaml (`raw`, `real_ip`), at the top of the output.
     raw: tuple[str, ...] = ()
     real_ip: RealIpPlan | None = None
+    metrics: MetricsPlan | None = None
