@@ -147,6 +147,15 @@ class ErrorPage:
 
 
 @dataclass(frozen=True)
+class PendingPlan:
+    """An environment whose certificate is not issued yet: port 80 only, the ACME webroot and
+    this page for everything else (never a redirect to an HTTPS server that cannot answer)."""
+
+    page: ErrorPage
+    retry_after: int
+
+
+@dataclass(frozen=True)
 class CompressionPlan:
     level: int
     min_length: int
@@ -207,6 +216,9 @@ class EnvironmentPlan:
     quic: str | None = None
     # nginx >= 1.29.3: `add_header_inherit merge;`, and locations no longer repeat the headers.
     merge_headers: bool = False
+    # Waiting for its certificate (deploy's first step when ACME issues it): only `pending` and
+    # the ACME webroot are rendered.
+    pending: PendingPlan | None = None
 
 
 @dataclass(frozen=True)
