@@ -19,10 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nginxgen.commands.certificates import acme_client, orders
 from nginxgen.commands.project import open_project
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report
 from nginxgen.core.errors import UsageError
 from nginxgen.core.facts import conf_d_name
+from nginxgen.docker.acme import Certbot
+from nginxgen.docker.issuance import deploy_with_certificates, missing_orders
 from nginxgen.docker.live import (
     DEFAULT_KEEP,
     LiveLayout,
@@ -48,6 +51,7 @@ from nginxgen.docker.operations import (
 from nginxgen.docker.proxy import ProxyContainer, connect, find_proxy
 from nginxgen.docker.swarm import find_service_tasks
 from nginxgen.generation.loader import LoadedEnvironment
+from nginxgen.generation.models import Settings
 from nginxgen.generation.pipeline import Generated, generate
 from nginxgen.generation.plan_types import EnvironmentPlan
 from nginxgen.nginx.messages import NginxMessage
@@ -271,6 +275,50 @@ def locate_shared(proxies: Sequence[ProxyContainer], output: str) -> LiveLayout:
     return shared_layout({proxy.name: locate(proxy, output) for proxy in proxies})
 
 
+# ---- ACME (docs/certificates.md): the certificates the proxy lacks, obtained first ----------
+
+
+def obtain_first(
+    directory: Path,
+    settings: Settings,
+    generated: Generated,
+    proxies: Sequence[ProxyContainer],
+    layout: LiveLayout,
+    previous: str | None,
+    transcript: Transcript,
+    *,
+    dry_run: bool = False,
+) -> bool | None:
+    """With `acme` set and certificates missing in the proxy: the pending candidate, certbot,
+    the full candidate (`docker/issuance.py`); whether that deployed. None: nothing to obtain
+    (or a dry run, which only says what a deploy would obtain)."""
+    missing = missing_orders(proxies[0], orders(generated.plan, settings))
+    if not missing or settings.acme is None:
+        return None
+    if dry_run:
+        transcript.say("would obtain first: " + ", ".join(order.environment for order in missing))
+        return None
+    pending = generate(directory, settings, {order.environment for order in missing})
+    certbot = Certbot(connect(), proxies[0], acme_client(settings.acme))
+
+    def deploy_candidate(text: str) -> bool:
+        step = pending if text == pending.text else generated
+        return apply(proxies, layout, text, probe_targets(step), step.plan.environments, transcript)
+
+    return deploy_with_certificates(
+        missing,
+        certbot,
+        pending.text,
+        generated.text,
+        deploy_candidate,
+        lambda: restore(proxies, layout, previous, transcript),
+        transcript.say,
+    )
+
+
+# ---- end of ACME ----------------------------------------------------------------------------
+
+
 def deploy(
     container: str | None,
     compose_service: str | None,
@@ -291,14 +339,28 @@ def deploy(
             transcript.say(f"service {swarm_service}: {len(proxies)} running task(s): {names}")
         layout = locate_shared(proxies, project.settings.output)
         previous = proxies[0].read_text(layout.live_path)
-        ok = apply(
+        obtained = obtain_first(
+            project.directory,
+            project.settings,
+            generated,
             proxies,
             layout,
-            generated.text,
-            probe_targets(generated),
-            generated.plan.environments,
+            previous,
             transcript,
             dry_run=dry_run,
+        )
+        ok = (
+            obtained
+            if obtained is not None
+            else apply(
+                proxies,
+                layout,
+                generated.text,
+                probe_targets(generated),
+                generated.plan.environments,
+                transcript,
+                dry_run=dry_run,
+            )
         )
         if ok and not dry_run:
             moment = now or datetime.datetime.now(datetime.UTC)

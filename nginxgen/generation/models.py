@@ -136,9 +136,9 @@ def _directory_shorthand(value: Any) -> Any:
 class DnsChallenge(StrictModel):
     """How certbot answers DNS-01: one of its DNS plugins and the plugin's credentials file."""
 
-    plugin: Annotated[str, StringConstraints(pattern=r"[a-z0-9]+(?:-[a-z0-9]+)*", max_length=40)] = (
-        Field(description="certbot's DNS plugin, e.g. rfc2136 or cloudflare (dns-<plugin>)")
-    )
+    plugin: Annotated[
+        str, StringConstraints(pattern=r"[a-z0-9]+(?:-[a-z0-9]+)*", max_length=40)
+    ] = Field(description="certbot's DNS plugin, e.g. rfc2136 or cloudflare (dns-<plugin>)")
     credentials: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
         description="the plugin's credentials file on the machine running nginxgen"
     )
@@ -165,12 +165,10 @@ class AcmeSettings(StrictModel):
         description="the ACME server's directory URL [default: Let's Encrypt; staging: "
         "Let's Encrypt's staging]",
     )
-    ca_certificate: Annotated[str | None, StringConstraints(min_length=1, max_length=1024)] = (
-        Field(
-            default=None,
-            description="PEM file (on the machine running nginxgen) that certbot trusts for "
-            "the ACME server's TLS: private or test ACME servers",
-        )
+    ca_certificate: Annotated[str | None, StringConstraints(min_length=1, max_length=1024)] = Field(
+        default=None,
+        description="PEM file (on the machine running nginxgen) that certbot trusts for "
+        "the ACME server's TLS: private or test ACME servers",
     )
     image: Annotated[str, StringConstraints(pattern=_IMAGE)] = Field(
         default=DEFAULT_CERTBOT_IMAGE, description="the certbot image"
