@@ -145,7 +145,15 @@ def renew(
         proxies = find_proxies(container, compose_service, swarm_service)
         layout = locate_shared(proxies, project.settings.output)
         proxy = proxies[0]
-        due = _due(orders(generated.plan, project.settings), proxy.read_file, moment, acme, force)
+        managed, unmanaged = _renewable(orders(generated.plan, project.settings), proxy.read_file)
+        transcript.say(
+            *(
+                f"{order.environment}: {order.name} has no {order.renewal_config}: not "
+                "certbot's, left alone (placed by hand?)"
+                for order in unmanaged
+            )
+        )
+        due = _due(managed, proxy.read_file, moment, acme, force)
         if not due:
             transcript.say(f"nothing due: no certificate expires within {acme.renew_before} days")
             return transcript.report(EXIT_OK)
@@ -173,6 +181,20 @@ def renew(
         return transcript.report(EXIT_FINDINGS)
     ok = reloaded and not failures
     return transcript.report(EXIT_OK if ok else EXIT_FINDINGS)
+
+
+def _renewable(
+    candidates: Sequence[Order], read: Callable[[str], bytes]
+) -> tuple[list[Order], list[Order]]:
+    """The orders certbot can renew (it has their renewal configuration), and the others."""
+    managed, unmanaged = [], []
+    for order in candidates:
+        try:
+            read(order.renewal_config)
+            managed.append(order)
+        except OSError:
+            unmanaged.append(order)
+    return managed, unmanaged
 
 
 def _due(

@@ -1,0 +1,307 @@
+"""Real ACME peers for the certificate tests and benchmark: Pebble (Let's Encrypt's test ACME
+server), bind9 accepting RFC 2136 updates signed with a TSIG key, and the proxy as `nginxgen
+compose` prints it (./deployed as conf.d, ./certbot/conf at /etc/letsencrypt, ./certbot/www as
+the ACME webroot), carrying the test domains as network aliases so that Pebble, resolving
+through Docker's DNS, reaches it for HTTP-01. certbot itself is started by the product
+(`nginxgen/docker/acme.py`) from `ACME_IMAGE`, whose entrypoint is `certbot` as in the official
+image. Everything is built by scripts/test-infra; everything started here is removed after.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import io
+import json
+import secrets
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from nginx_fixtures import LOOPBACK, DockerStack, http_get, require_image
+from testcontainers.core.container import DockerContainer
+
+ACME_IMAGE = "nginxgen-test/acme:bookworm"
+PROXY_IMAGE = "nginxgen-test/nginx:trixie"
+PEBBLE_DIRECTORY = "https://pebble:14000/dir"
+DNS_ZONE = "dns.test"
+TSIG_NAME = "nginxgen-test"
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def certificate_pair(
+    names: list[str],
+    issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
+    days: int = 90,
+    ca: bool = False,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A certificate for `names` (the first is its subject), signed by `issuer` or itself."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    signer_certificate, signer_key = issuer if issuer else (None, key)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(names[0]))
+        .issuer_name(signer_certificate.subject if signer_certificate else _name(names[0]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if not ca:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(name) for name in names]), critical=False
+        )
+    return builder.sign(signer_key, hashes.SHA256()), key
+
+
+def pem(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def put_files(container: Any, files: dict[str, bytes]) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for path, data in files.items():
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size = len(data)
+            info.mode = 0o644
+            archive.addfile(info, io.BytesIO(data))
+    assert container.put_archive("/", buffer.getvalue())
+
+
+@dataclass
+class AcmeStack:
+    """A project directory laid out as `nginxgen compose` prints it, its proxy, Pebble and
+    (for DNS-01) bind9, all on one user-defined network."""
+
+    stack: DockerStack
+    project: Path
+    ca_file: Path = field(init=False)
+    tsig_secret: str = field(default_factory=lambda: base64.b64encode(secrets.token_bytes(32)).decode())
+
+    def __post_init__(self) -> None:
+        for directory in ("deployed", "environments", "certbot/conf", "certbot/www"):
+            (self.project / directory).mkdir(parents=True, exist_ok=True)
+        self.ca_file = self.project / "pebble-ca.pem"
+
+    # ---- peers ------------------------------------------------------------------------------
+
+    def start_proxy(self, domains: list[str]) -> Any:
+        """nginx with the compose layout's mounts, reachable as each of `domains`."""
+        client = self.stack.client
+        container = (
+            DockerContainer(require_image(client, PROXY_IMAGE))
+            .with_network(self.stack.network)
+            .with_network_aliases(*domains)
+            .with_volume_mapping(str(self.project / "deployed"), "/etc/nginx/conf.d", "rw")
+            .with_volume_mapping(str(self.project / "certbot/conf"), "/etc/letsencrypt", "ro")
+            .with_volume_mapping(str(self.project / "certbot/www"), "/var/www/certbot", "ro")
+        )
+        for port in (80, 443):
+            container.ports[f"{port}/tcp"] = (LOOPBACK, None)  # type: ignore[assignment]
+        self.stack.containers["nginx"] = container
+        container.start()
+        return container
+
+    def start_pebble(self, dns_server: str = "127.0.0.11:53") -> Any:
+        """Pebble with a certificate of our own for its HTTPS endpoint (Debian ships none),
+        validating HTTP-01 on port 80 and resolving through `dns_server`; every order is
+        really validated (no authorization reuse, no sleep)."""
+        ca = certificate_pair(["nginxgen test ACME CA"], ca=True)
+        server, server_key = certificate_pair(["pebble"], issuer=ca)
+        self.ca_file.write_bytes(pem(ca[0]))
+        config = {
+            "pebble": {
+                "listenAddress": "0.0.0.0:14000",
+                "managementListenAddress": "0.0.0.0:15000",
+                "certificate": "/pebble/cert.pem",
+                "privateKey": "/pebble/key.pem",
+                "httpPort": 80,
+                "tlsPort": 443,
+                "ocspResponderURL": "",
+                "externalAccountBindingRequired": False,
+            }
+        }
+        container = (
+            DockerContainer(require_image(self.stack.client, ACME_IMAGE))
+            .with_network(self.stack.network)
+            .with_network_aliases("pebble")
+            .with_env("PEBBLE_VA_NOSLEEP", "1")
+            .with_env("PEBBLE_AUTHZREUSE", "0")
+            # Pebble rejects 5 % of nonces by default to exercise clients' retries; certbot
+            # retries once, so a test would fail now and then for nothing it is testing.
+            .with_env("PEBBLE_WFE_NONCEREJECT", "0")
+            .with_kwargs(entrypoint=["pebble"])
+            .with_command(["-config", "/pebble/config.json", "-dnsserver", dns_server])
+        )
+        container.with_copy_into_container(json.dumps(config).encode(), "/pebble/config.json")
+        container.with_copy_into_container(pem(server), "/pebble/cert.pem")
+        container.with_copy_into_container(key_pem(server_key), "/pebble/key.pem")
+        self.stack.containers["pebble"] = container
+        container.start()
+        self.wait_for_log("pebble", "Listening on: 0.0.0.0:14000")
+        return container
+
+    def start_bind(self) -> str:
+        """bind9, authoritative for DNS_ZONE, accepting TXT updates signed with the TSIG key;
+        its address."""
+        named = f"""
+options {{
+    directory "/var/cache/bind";
+    listen-on {{ any; }};
+    listen-on-v6 {{ none; }};
+    allow-query {{ any; }};
+    recursion no;
+    dnssec-validation no;
+}};
+key "{TSIG_NAME}" {{ algorithm hmac-sha256; secret "{self.tsig_secret}"; }};
+zone "{DNS_ZONE}" {{
+    type primary;
+    file "/var/lib/bind/{DNS_ZONE}.zone";
+    update-policy {{ grant {TSIG_NAME} zonesub TXT; }};
+}};
+"""
+        zone = f"""$TTL 5
+@ IN SOA ns.{DNS_ZONE}. admin.{DNS_ZONE}. 1 60 60 600 5
+@ IN NS ns.{DNS_ZONE}.
+ns IN A 127.0.0.1
+"""
+        container = (
+            DockerContainer(require_image(self.stack.client, ACME_IMAGE))
+            .with_network(self.stack.network)
+            .with_network_aliases("ns")
+            .with_kwargs(entrypoint=["named"])
+            .with_command(["-g", "-c", "/etc/bind/named.conf"])
+        )
+        container.with_copy_into_container(named.encode(), "/etc/bind/named.conf")
+        container.with_copy_into_container(zone.encode(), f"/var/lib/bind/{DNS_ZONE}.zone")
+        self.stack.containers["bind"] = container
+        container.start()
+        self.wait_for_log("bind", "running")
+        return self.address("bind")
+
+    def address(self, name: str) -> str:
+        networks = self.stack.wrapped(name).attrs["NetworkSettings"]["Networks"]
+        return str(networks[self.stack.network.name]["IPAddress"])
+
+    def wait_for_log(self, name: str, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.stack.logs(name):
+            assert time.monotonic() < deadline, f"{name}: no {text!r}: {self.stack.logs(name)}"
+            time.sleep(0.2)
+
+    # ---- the project ------------------------------------------------------------------------
+
+    def settings(self, challenge: str = "http-01") -> None:
+        lines = [
+            'nginx_version: "1.26"',
+            "acme:",
+            "  email: ops@example.test",
+            f"  directory: {PEBBLE_DIRECTORY}",
+            f"  ca_certificate: {self.ca_file}",
+            f"  image: {ACME_IMAGE}",
+            f"  challenge: {challenge}",
+        ]
+        if challenge == "dns-01":
+            credentials = self.project / "rfc2136.ini"
+            credentials.write_text(
+                f"dns_rfc2136_server = {self.address('bind')}\n"
+                "dns_rfc2136_port = 53\n"
+                f"dns_rfc2136_name = {TSIG_NAME}\n"
+                f"dns_rfc2136_secret = {self.tsig_secret}\n"
+                "dns_rfc2136_algorithm = HMAC-SHA256\n",
+                encoding="utf-8",
+            )
+            credentials.chmod(0o600)
+            lines += [
+                "  dns:",
+                "    plugin: rfc2136",
+                f"    credentials: {credentials}",
+                "    propagation_seconds: 1",
+            ]
+        (self.project / "nginxgen.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def environment(self, name: str, domains: list[str], tls: bool = True) -> None:
+        text = (
+            f"domains: [{', '.join(repr(domain) for domain in domains)}]\n"
+            + ("" if tls else "tls: false\n")
+            + "services:\n  app: {host: app, port: 3000}\n"
+            + "routes:\n  - {path: /, service: app}\n"
+        )
+        (self.project / "environments" / f"{name}.yaml").write_text(text, encoding="utf-8")
+
+    def own_certificate(self, lineage: str, names: list[str], days: int = 90) -> None:
+        """A certificate placed in certbot's layout by hand (not by ACME): a site already on
+        HTTPS before the test's deploy."""
+        ca = certificate_pair([f"{lineage} test CA"], ca=True)
+        leaf, key = certificate_pair(names, issuer=ca, days=days)
+        live = self.project / "certbot/conf/live" / lineage
+        live.mkdir(parents=True)
+        (live / "fullchain.pem").write_bytes(pem(leaf) + pem(ca[0]))
+        (live / "privkey.pem").write_bytes(key_pem(key))
+
+    def served_certificate(self, host: str) -> x509.Certificate:
+        response = http_get(self.stack.port("nginx", 443), host, tls=True)
+        assert response.certificate is not None
+        return x509.load_der_x509_certificate(response.certificate)
+
+    def live(self) -> str:
+        return (self.project / "deployed" / "nginx-ssl.conf").read_text(encoding="utf-8")
+
+
+class LoadLoop:
+    """HTTPS requests to one site, back to back, in a thread: how many failed while it ran."""
+
+    def __init__(self, stack: DockerStack, host: str) -> None:
+        self.port = stack.port("nginx", 443)
+        self.host = host
+        self.sent = 0
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> LoadLoop:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sent += 1
+            try:
+                response = http_get(self.port, self.host, tls=True)
+                if response.status != 200:
+                    self.failures.append(f"HTTP {response.status}")
+            except OSError as error:
+                self.failures.append(repr(error))
+            time.sleep(0.02)
+
+
+def acme_stack_for(stack: DockerStack, project: Path) -> Iterator[AcmeStack]:
+    """The stack, with the backend `app` every environment routes to."""
+    stack.start_service("app")
+    yield AcmeStack(stack, project)

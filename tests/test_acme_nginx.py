@@ -1,0 +1,83 @@
+"""Certificates obtained and renewed for real: Pebble as the ACME server, certbot in its own
+container started by nginxgen on the proxy's Docker host, bind9 for DNS-01, the proxy as
+`nginxgen compose` prints it, and a load loop on another HTTPS site that must lose nothing."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from acme_fixtures import AcmeStack, LoadLoop, acme_stack_for
+from nginx_fixtures import DockerStack, http_get
+from typer.testing import CliRunner
+
+from nginxgen.cli import app
+from nginxgen.commands.status import status
+from nginxgen.core.formats import OutputFormat
+
+pytestmark = pytest.mark.nginx
+
+
+@pytest.fixture
+def acme(
+    docker_stack: DockerStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[AcmeStack]:
+    monkeypatch.chdir(tmp_path)
+    yield from acme_stack_for(docker_stack, tmp_path)
+
+
+def cli(acme: AcmeStack, *arguments: str, proxy: bool = True) -> tuple[int, str]:
+    selection = ["--container", acme.stack.wrapped("nginx").name] if proxy else []
+    result = CliRunner().invoke(app, [*arguments, *selection])
+    return result.exit_code, result.output
+
+
+def deploy_other_site(acme: AcmeStack) -> None:
+    """other.test already on HTTPS, with a certificate put there by hand."""
+    acme.own_certificate("other.test", ["other.test"])
+    acme.environment("other", ["other.test"])
+    code, output = cli(acme, "deploy")
+    assert code == 0, output
+
+
+def test_one_deploy_obtains_a_new_environments_certificate_and_renew_replaces_it(
+    acme: AcmeStack,
+) -> None:
+    acme.start_pebble()
+    acme.start_proxy(["other.test", "shop.test", "www.shop.test"])
+    acme.settings()
+    deploy_other_site(acme)
+
+    acme.environment("shop", ["shop.test", "www.shop.test"])
+    code, output = cli(acme, "certs", proxy=False)
+    assert code == 0, output
+    assert "shop: /etc/letsencrypt/live/shop.test/fullchain.pem: info: the next `nginxgen deploy`" in output
+    with LoadLoop(acme.stack, "other.test") as load:
+        code, output = cli(acme, "deploy")
+    assert code == 0, output
+    assert "certificates to obtain first: shop (shop.test, www.shop.test)" in output
+    assert "shop: certificate issued" in output
+    assert load.sent > 10 and load.failures == [], (load.sent, load.failures)
+    issued = acme.served_certificate("shop.test")
+    assert "Pebble" in issued.issuer.rfc4514_string()
+    assert http_get(acme.stack.port("nginx", 443), "www.shop.test", tls=True).status == 200
+    assert "pending" not in acme.live()
+
+    code, output = cli(acme, "certs", "renew")
+    assert code == 0 and "nothing due" in output, output
+    with LoadLoop(acme.stack, "shop.test") as load:
+        code, output = cli(acme, "certs", "renew", "--force")
+    assert code == 0, output
+    assert "shop: renewed shop.test" in output
+    assert load.sent > 10 and load.failures == [], (load.sent, load.failures)
+    renewed = acme.served_certificate("shop.test")
+    assert renewed.serial_number != issued.serial_number
+
+    container = acme.stack.wrapped("nginx").name
+    report = status(container, None, None, None, OutputFormat.text)
+    assert "shop: issuer" in report.stdout and "renewal configuration" in report.stdout, report.stdout
+    near = renewed.not_valid_after_utc - datetime.timedelta(days=10)
+    report = status(container, None, None, None, OutputFormat.text, now=near)
+    assert "warning: certificate: shop:" in report.stdout, report.stdout
