@@ -98,7 +98,9 @@ class AcmeStack:
     stack: DockerStack
     project: Path
     ca_file: Path = field(init=False)
-    tsig_secret: str = field(default_factory=lambda: base64.b64encode(secrets.token_bytes(32)).decode())
+    tsig_secret: str = field(
+        default_factory=lambda: base64.b64encode(secrets.token_bytes(32)).decode()
+    )
 
     def __post_init__(self) -> None:
         for directory in ("deployed", "environments", "certbot/conf", "certbot/www"):
@@ -121,6 +123,20 @@ class AcmeStack:
         for port in (80, 443):
             container.ports[f"{port}/tcp"] = (LOOPBACK, None)  # type: ignore[assignment]
         self.stack.containers["nginx"] = container
+        container.start()
+        return container
+
+    def start_web_server(self, name: str, alias: str) -> Any:
+        """A plain nginx serving an empty directory, reachable as `alias`: every ACME
+        challenge asked of it answers 404."""
+        container = (
+            DockerContainer(require_image(self.stack.client, PROXY_IMAGE))
+            .with_network(self.stack.network)
+            .with_network_aliases(alias)
+        )
+        site = b"server { listen 80 default_server; root /var/empty; }\n"
+        container.with_copy_into_container(site, "/etc/nginx/conf.d/elsewhere.conf")
+        self.stack.containers[name] = container
         container.start()
         return container
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from acme_fixtures import AcmeStack, LoadLoop, acme_stack_for
-from nginx_fixtures import DockerStack, http_get
+from cryptography import x509
+from nginx_fixtures import DockerStack, http_get, wait_for
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
@@ -53,7 +54,10 @@ def test_one_deploy_obtains_a_new_environments_certificate_and_renew_replaces_it
     acme.environment("shop", ["shop.test", "www.shop.test"])
     code, output = cli(acme, "certs", proxy=False)
     assert code == 0, output
-    assert "shop: /etc/letsencrypt/live/shop.test/fullchain.pem: info: the next `nginxgen deploy`" in output
+    assert (
+        "shop: /etc/letsencrypt/live/shop.test/fullchain.pem: info: the next `nginxgen deploy`"
+        in output
+    )
     with LoadLoop(acme.stack, "other.test") as load:
         code, output = cli(acme, "deploy")
     assert code == 0, output
@@ -77,7 +81,69 @@ def test_one_deploy_obtains_a_new_environments_certificate_and_renew_replaces_it
 
     container = acme.stack.wrapped("nginx").name
     report = status(container, None, None, None, OutputFormat.text)
-    assert "shop: issuer" in report.stdout and "renewal configuration" in report.stdout, report.stdout
+    assert "shop: issuer" in report.stdout and "renewal configuration" in report.stdout, (
+        report.stdout
+    )
     near = renewed.not_valid_after_utc - datetime.timedelta(days=10)
     report = status(container, None, None, None, OutputFormat.text, now=near)
     assert "warning: certificate: shop:" in report.stdout, report.stdout
+
+
+def test_a_wildcard_is_obtained_through_dns_01_and_bind9(acme: AcmeStack) -> None:
+    bind = acme.start_bind()
+    acme.start_pebble(dns_server=f"{bind}:53")
+    acme.start_proxy(["other.test"])
+    acme.settings("dns-01")
+    deploy_other_site(acme)
+    acme.environment("wild", ["*.dns.test"])
+    with LoadLoop(acme.stack, "other.test") as load:
+        code, output = cli(acme, "deploy")
+    assert code == 0, output
+    assert "wild: certbot (dns-01) for dns.test" in output
+    assert load.sent > 10 and load.failures == [], (load.sent, load.failures)
+    served = acme.served_certificate("app.dns.test")
+    assert "Pebble" in served.issuer.rfc4514_string()
+    names = served.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["*.dns.test"]
+
+
+def test_failed_issuance_exits_1_with_the_reason_and_leaves_the_live_config(
+    acme: AcmeStack,
+) -> None:
+    acme.start_pebble()
+    acme.start_proxy(["other.test"])
+    # wrong.test resolves to another web server, which answers the challenge with 404.
+    acme.start_web_server("elsewhere", "wrong.test")
+    acme.settings()
+    deploy_other_site(acme)
+    before = acme.live()
+
+    acme.environment("wrong", ["wrong.test"])
+    code, output = cli(acme, "deploy")
+    assert code == 1, output
+    assert "wrong: certificate not issued: wrong.test: unauthorized:" in output, output
+    assert "404" in output
+    assert acme.live() == before
+    acme.environment("wrong", ["nowhere.test"])
+    code, output = cli(acme, "deploy")
+    assert code == 1, output
+    assert "wrong: certificate not issued: nowhere.test:" in output, output
+    assert acme.live() == before
+
+    acme.environment("wrong", ["shop.test"])
+    acme.stack.remove("pebble")
+    code, output = cli(acme, "deploy")
+    assert code == 1, output
+    assert (
+        "wrong: certificate not issued: the ACME server https://pebble:14000/dir is unreachable"
+        in (output)
+    )
+    assert acme.live() == before
+    proxy = acme.stack.wrapped("nginx")
+    proxy.restart(timeout=10)
+    wait_for(
+        "the proxy after a restart",
+        lambda: http_get(acme.stack.port("nginx", 443), "other.test", tls=True).status,
+        lambda status: status == 200,
+        timeout=20,
+    )

@@ -4,13 +4,16 @@ read (not a command; no command of its own)."""
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Literal
 
 from nginxgen.core.errors import UsageError
 from nginxgen.docker.acme import AcmeClient
 from nginxgen.generation.models import AcmeSettings, Settings
 from nginxgen.generation.plan_types import Plan
-from nginxgen.nginx.certificates import CertificateSite, Order, acme_orders
+from nginxgen.nginx.certificates import CertificateSite, Order, acme_orders, issued
 
 
 def certificate_sites(plan: Plan) -> list[CertificateSite]:
@@ -57,3 +60,36 @@ def _read(key: str, path: str | None) -> bytes | None:
         raise UsageError(
             f"nginxgen.yaml: {key}: cannot read {path}: {error.strerror or error}"
         ) from error
+
+
+def certificate_state(
+    order: Order, read: Callable[[str], bytes], now: datetime.datetime
+) -> tuple[Literal["ok", "warning"], str] | None:
+    """One line about a certificate ACME keeps, as the proxy sees it: issuer, names, days left
+    and whether certbot has its renewal configuration (without it nothing renews it); None
+    when it is not there (the certificate check reports that)."""
+    try:
+        served = issued(read(order.certificate))
+    except (OSError, ValueError):
+        return None
+    try:
+        read(order.renewal_config)
+        renewal = f"renewal configuration {order.renewal_config} present"
+        severity: Literal["ok", "warning"] = "ok"
+    except OSError:
+        renewal = f"no renewal configuration ({order.renewal_config}): certbot will not renew it"
+        severity = "warning"
+    return severity, (
+        f"issuer {served.issuer}, names {', '.join(served.names)}, "
+        f"{served.days_left(now)} day(s) left, {renewal}"
+    )
+
+
+def acme_states(
+    plan: Plan, settings: Settings, read: Callable[[str], bytes], now: datetime.datetime
+) -> Iterable[tuple[str, Literal["ok", "warning"], str]]:
+    """(environment, severity, line) for each certificate ACME keeps that the proxy has."""
+    for order in orders(plan, settings):
+        state = certificate_state(order, read, now)
+        if state is not None:
+            yield order.environment, *state
