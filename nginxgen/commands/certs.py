@@ -64,7 +64,7 @@ def host_reader(root: Path | None, here: Path) -> tuple[FileReader, str]:
             return (conf / inside if inside is not None else Path(path)).read_bytes()
 
         return read, f"{LETSENCRYPT} read from {CERTBOT_CONF} (the mount `nginxgen compose` prints)"
-    return (lambda path: Path(path).read_bytes()), "files read at the paths nginx loads"
+    return (lambda path: Path(path).read_bytes()), ""
 
 
 def next_deploy_obtains(order: Order, read: FileReader) -> bool:
@@ -118,8 +118,8 @@ def certs(
         findings = acme_findings(findings, due, project.settings.acme)
     exit_code = EXIT_FINDINGS if has_errors(findings) else EXIT_OK
     if output_format is OutputFormat.json:
-        return json_report({**as_document(findings), "read": where}, exit_code)
-    return Report(exit_code, f"{where}\n{as_text(findings)}")
+        return json_report({**as_document(findings), "read": where or None}, exit_code)
+    return Report(exit_code, (f"{where}\n" if where else "") + as_text(findings))
 
 
 def renew(

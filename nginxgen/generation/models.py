@@ -18,6 +18,10 @@ from pydantic import (
 
 from nginxgen.core.versions import UPSTREAM_RESOLVE, at_least
 from nginxgen.generation.fields import (
+    EMAIL_PATTERN,
+    IMAGE_PATTERN,
+    PLUGIN_PATTERN,
+    URL_PATTERN,
     Domain,
     Duration,
     Name,
@@ -122,11 +126,6 @@ class CheckSettings(StrictModel):
 LETSENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory"
 LETSENCRYPT_STAGING_DIRECTORY = "https://acme-staging-v02.api.letsencrypt.org/directory"
 DEFAULT_CERTBOT_IMAGE = "certbot/certbot"
-# What certbot accepts as a contact: one address, no spaces or commas (a comma would be a list).
-_EMAIL = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
-_URL = r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%/-]*)?"
-# A Docker image reference: [registry[:port]/]path[:tag][@digest].
-_IMAGE = r"[a-z0-9][a-z0-9._/:-]{0,250}(?:@sha256:[0-9a-f]{64})?"
 
 
 def _directory_shorthand(value: Any) -> Any:
@@ -136,9 +135,9 @@ def _directory_shorthand(value: Any) -> Any:
 class DnsChallenge(StrictModel):
     """How certbot answers DNS-01: one of its DNS plugins and the plugin's credentials file."""
 
-    plugin: Annotated[
-        str, StringConstraints(pattern=r"[a-z0-9]+(?:-[a-z0-9]+)*", max_length=40)
-    ] = Field(description="certbot's DNS plugin, e.g. rfc2136 or cloudflare (dns-<plugin>)")
+    plugin: Annotated[str, StringConstraints(pattern=PLUGIN_PATTERN, max_length=40)] = Field(
+        description="certbot's DNS plugin, e.g. rfc2136 or cloudflare (dns-<plugin>)"
+    )
     credentials: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
         description="the plugin's credentials file on the machine running nginxgen"
     )
@@ -154,12 +153,14 @@ class AcmeSettings(StrictModel):
     """The `acme:` section of `nginxgen.yaml`: how deploy obtains and `certs renew` renews the
     certificates the environments need (docs/certificates.md)."""
 
-    email: Annotated[str | None, StringConstraints(pattern=_EMAIL, max_length=254)] = Field(
+    email: Annotated[str | None, StringConstraints(pattern=EMAIL_PATTERN, max_length=254)] = Field(
         default=None,
         description="the ACME account's contact; setting it turns issuance on",
     )
     directory: Annotated[
-        str, BeforeValidator(_directory_shorthand), StringConstraints(pattern=_URL, max_length=512)
+        str,
+        BeforeValidator(_directory_shorthand),
+        StringConstraints(pattern=URL_PATTERN, max_length=512),
     ] = Field(
         default=LETSENCRYPT_DIRECTORY,
         description="the ACME server's directory URL [default: Let's Encrypt; staging: "
@@ -170,7 +171,7 @@ class AcmeSettings(StrictModel):
         description="PEM file (on the machine running nginxgen) that certbot trusts for "
         "the ACME server's TLS: private or test ACME servers",
     )
-    image: Annotated[str, StringConstraints(pattern=_IMAGE)] = Field(
+    image: Annotated[str, StringConstraints(pattern=IMAGE_PATTERN)] = Field(
         default=DEFAULT_CERTBOT_IMAGE, description="the certbot image"
     )
     challenge: Literal["http-01", "dns-01"] = Field(
