@@ -132,10 +132,9 @@ def certificate_advice(message: NginxMessage, environments: Sequence[Environment
         if tls and path in (tls.certificate, tls.certificate_key, tls.trusted_certificate):
             return (
                 f"  environment {environment.name} ({environment.source}): {path} is not on the "
-                f"proxy. Obtain the certificate for {environment.domains[0]} first through the "
-                "ACME webroot on port 80 (deploy the environment with `tls: false` and an ACME "
-                "route, run certbot, then restore `tls` and deploy again; docs/deploy.md), or "
-                "point tls.certificate at the files the proxy has."
+                f"proxy. With acme.email in nginxgen.yaml, deploy obtains the certificate for "
+                f"{environment.domains[0]} itself through the ACME webroot on port 80 "
+                "(docs/certificates.md); or point tls.certificate at the files the proxy has."
             )
     return f"  {path} is not on the proxy (no environment names it; an include?)"
 
