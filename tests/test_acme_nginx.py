@@ -5,6 +5,9 @@ container started by nginxgen on the proxy's Docker host, bind9 for DNS-01, the 
 from __future__ import annotations
 
 import datetime
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from nginxgen.commands.status import status
 from nginxgen.core.formats import OutputFormat
 
 pytestmark = pytest.mark.nginx
+CERTIFICATES_DOC = Path(__file__).resolve().parent.parent / "docs" / "certificates.md"
 
 
 @pytest.fixture
@@ -79,7 +83,26 @@ def test_one_deploy_obtains_a_new_environments_certificate_and_renew_replaces_it
     renewed = acme.served_certificate("shop.test")
     assert renewed.serial_number != issued.serial_number
 
+    # The cron line of docs/certificates.md, run as cron would (sh, its own directory), with
+    # the test's project, container and log file.
+    line = next(
+        text
+        for text in CERTIFICATES_DOC.read_text(encoding="utf-8").splitlines()
+        if text.endswith("nginxgen-renew.log 2>&1")
+    )
+    command = line.split(maxsplit=5)[5]
     container = acme.stack.wrapped("nginx").name
+    log = acme.project / "renew.log"
+    command = (
+        command.replace("/srv/proxy", str(acme.project))
+        .replace("certs renew", f"certs renew --container {container}")
+        .replace("/var/log/nginxgen-renew.log", str(log))
+    )
+    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+    cron = subprocess.run(["sh", "-c", command], env={**os.environ, "PATH": path}, timeout=300)
+    assert cron.returncode == 0, log.read_text(encoding="utf-8")
+    assert "nothing due" in log.read_text(encoding="utf-8")
+
     report = status(container, None, None, None, OutputFormat.text)
     assert "shop: issuer" in report.stdout and "renewal configuration" in report.stdout, (
         report.stdout
