@@ -62,6 +62,9 @@ def test_one_deploy_obtains_a_new_environments_certificate_and_renew_replaces_it
         "shop: /etc/letsencrypt/live/shop.test/fullchain.pem: info: the next `nginxgen deploy`"
         in output
     )
+    code, output = cli(acme, "deploy", "--dry-run")
+    assert code == 0, output
+    assert "would obtain first: shop" in output and "dry run: nothing changed" in output
     with LoadLoop(acme.stack, "other.test") as load:
         code, output = cli(acme, "deploy")
     assert code == 0, output

@@ -289,15 +289,29 @@ def obtain_first(
     dry_run: bool = False,
 ) -> bool | None:
     """With `acme` set and certificates missing in the proxy: the pending candidate, certbot,
-    the full candidate (`docker/issuance.py`); whether that deployed. None: nothing to obtain
-    (or a dry run, which only says what a deploy would obtain)."""
+    the full candidate (`docker/issuance.py`); whether that deployed (a dry run: whether the
+    pending candidate passes). None: nothing to obtain."""
     missing = missing_orders(proxies[0], orders(generated.plan, settings))
     if not missing or settings.acme is None:
         return None
-    if dry_run:
-        transcript.say("would obtain first: " + ", ".join(order.environment for order in missing))
-        return None
     pending = generate(directory, settings, {order.environment for order in missing})
+    if dry_run:
+        # The full candidate cannot pass nginx -t before its certificates exist: the dry run
+        # tests the first step's candidate, which is what the proxy would serve meanwhile.
+        transcript.say(
+            "would obtain first: "
+            + ", ".join(order.environment for order in missing)
+            + "; testing the candidate that serves them as 'certificate pending'"
+        )
+        return apply(
+            proxies,
+            layout,
+            pending.text,
+            probe_targets(pending),
+            pending.plan.environments,
+            transcript,
+            dry_run=True,
+        )
     certbot = Certbot(connect(), proxies[0], acme_client(settings.acme))
 
     def deploy_candidate(text: str) -> bool:
