@@ -17,69 +17,39 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
-import http.client
 import io
-import json
 import os
-import socket
-import ssl
 import statistics
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from docker.models.containers import Container
 
+from benchmarks.acme_peers import (
+    ACME_IMAGE,
+    PEBBLE_DIRECTORY,
+    PEBBLE_ENTRYPOINT,
+    PEBBLE_ENVIRONMENT,
+    PEBBLE_READY,
+    LoadLoop,
+    certificate_pair,
+    https_answer,
+    key_pem,
+    pebble_command,
+    pebble_files,
+    pem,
+)
 from benchmarks.docker_stack import LOOPBACK, BenchmarkError, Stack, require_image
 from benchmarks.docker_stack import client as docker_client
 from nginxgen.commands.certs import renew
 from nginxgen.commands.deploy import deploy
 
-ACME_IMAGE = "nginxgen-test/acme:bookworm"
 DEFAULT_IMAGE = "nginxgen-test/nginx:trixie"
 STEADY = "steady.test"
-
-
-def _certificate(
-    name: str, issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None, ca: bool
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer[0].subject if issuer else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=90))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if not ca:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False
-        )
-    return builder.sign(issuer[1] if issuer else key, hashes.SHA256()), key
-
-
-def _pem(certificate: x509.Certificate) -> bytes:
-    return certificate.public_bytes(serialization.Encoding.PEM)
-
-
-def _key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
 
 
 def _tar(files: dict[str, bytes]) -> bytes:
@@ -90,52 +60,6 @@ def _tar(files: dict[str, bytes]) -> bytes:
             info.size, info.mode = len(data), 0o644
             archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
-
-
-class Load:
-    """HTTPS GETs to one site back to back in a thread: sent and failed."""
-
-    def __init__(self, port: int, host: str) -> None:
-        self.port, self.host = port, host
-        self.sent = 0
-        self.failed: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.sent += 1
-            try:
-                status = https_status(self.port, self.host)
-                if status != 200:
-                    self.failed.append(f"HTTP {status}")
-            except (OSError, http.client.HTTPException) as error:
-                self.failed.append(repr(error))
-            time.sleep(0.01)
-
-
-def https_status(port: int, host: str) -> int:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    sock = context.wrap_socket(
-        socket.create_connection((LOOPBACK, port), timeout=3), server_hostname=host
-    )
-    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=3)
-    connection.sock = sock
-    try:
-        connection.request("GET", "/", headers={"Host": host, "Connection": "close"})
-        return connection.getresponse().status
-    finally:
-        connection.close()
 
 
 class AcmeBench:
@@ -150,61 +74,35 @@ class AcmeBench:
         self.stack.start_backend("app")
         self._pebble()
         self.proxy = self._proxy(image, [STEADY, *domains])
-        ca = _certificate("steady test CA", None, ca=True)
-        leaf, key = _certificate(STEADY, ca, ca=False)
+        ca = certificate_pair(["steady test CA"], ca=True)
+        leaf, key = certificate_pair([STEADY], issuer=ca)
         live = self.project / "certbot/conf/live" / STEADY
         live.mkdir(parents=True)
-        (live / "fullchain.pem").write_bytes(_pem(leaf) + _pem(ca[0]))
-        (live / "privkey.pem").write_bytes(_key(key))
+        (live / "fullchain.pem").write_bytes(pem(leaf) + pem(ca[0]))
+        (live / "privkey.pem").write_bytes(key_pem(key))
         self.environment("steady", STEADY)
 
     def _pebble(self) -> None:
-        ca = _certificate("benchmark ACME CA", None, ca=True)
-        server, server_key = _certificate("pebble", ca, ca=False)
-        (self.project / "pebble-ca.pem").write_bytes(_pem(ca[0]))
-        config = {
-            "pebble": {
-                "listenAddress": "0.0.0.0:14000",
-                "managementListenAddress": "0.0.0.0:15000",
-                "certificate": "/pebble/cert.pem",
-                "privateKey": "/pebble/key.pem",
-                "httpPort": 80,
-                "tlsPort": 443,
-                "ocspResponderURL": "",
-                "externalAccountBindingRequired": False,
-            }
-        }
+        ca, files = pebble_files()
+        (self.project / "pebble-ca.pem").write_bytes(ca)
         container = self._create(
             "pebble",
             ACME_IMAGE,
-            ["pebble"],
+            PEBBLE_ENTRYPOINT,
             aliases=["pebble"],
-            command=["-config", "/pebble/config.json", "-dnsserver", "127.0.0.11:53"],
-            environment={
-                "PEBBLE_VA_NOSLEEP": "1",
-                "PEBBLE_AUTHZREUSE": "0",
-                "PEBBLE_WFE_NONCEREJECT": "0",
-            },
+            command=pebble_command("127.0.0.11:53"),
+            environment=PEBBLE_ENVIRONMENT,
         )
-        container.put_archive(
-            "/",
-            _tar(
-                {
-                    "/pebble/config.json": json.dumps(config).encode(),
-                    "/pebble/cert.pem": _pem(server),
-                    "/pebble/key.pem": _key(server_key),
-                }
-            ),
-        )
+        container.put_archive("/", _tar(files))
         container.start()
         deadline = time.monotonic() + 30
-        while b"Listening on: 0.0.0.0:14000" not in container.logs():
+        while PEBBLE_READY.encode() not in container.logs():
             if time.monotonic() > deadline:
                 raise BenchmarkError(f"Pebble did not start: {container.logs()!r}")
             time.sleep(0.2)
         (self.project / "nginxgen.yaml").write_text(
             'nginx_version: "1.26"\nacme:\n  email: ops@example.test\n'
-            f"  directory: https://pebble:14000/dir\n"
+            f"  directory: {PEBBLE_DIRECTORY}\n"
             f"  ca_certificate: {self.project / 'pebble-ca.pem'}\n  image: {ACME_IMAGE}\n",
             encoding="utf-8",
         )
@@ -287,18 +185,18 @@ def run(rounds: int, image: str) -> int:
                 raise BenchmarkError(f"first deploy failed:\n{output}")
             for domain in domains:
                 bench.environment(domain.split(".")[0], domain)
-                with Load(bench.https_port, STEADY) as load:
+                with LoadLoop(bench.https_port, STEADY) as load:
                     started = time.monotonic()
                     code, output = bench.deploy()
-                    if code or https_status(bench.https_port, domain) != 200:
+                    if code or https_answer(bench.https_port, domain)[0] != 200:
                         raise BenchmarkError(f"deploy of {domain} failed:\n{output}")
-                    issuance.append((time.monotonic() - started, load.sent, len(load.failed)))
-                with Load(bench.https_port, domain) as load:
+                    issuance.append((time.monotonic() - started, load.sent, len(load.failures)))
+                with LoadLoop(bench.https_port, domain) as load:
                     started = time.monotonic()
                     report = renew(True, bench.proxy, None, None, None, None)
                     if report.exit_code:
                         raise BenchmarkError(f"renewal failed:\n{report.stdout}")
-                    renewals.append((time.monotonic() - started, load.sent, len(load.failed)))
+                    renewals.append((time.monotonic() - started, load.sent, len(load.failures)))
         finally:
             os.chdir(here)
             bench.close()

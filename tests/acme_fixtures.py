@@ -10,12 +10,7 @@ image. Everything is built by scripts/test-infra; everything started here is rem
 from __future__ import annotations
 
 import base64
-import datetime
-import io
-import json
 import secrets
-import tarfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,71 +18,27 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from nginx_fixtures import LOOPBACK, DockerStack, http_get, require_image
+from nginx_fixtures import LOOPBACK, DockerStack, require_image
 from testcontainers.core.container import DockerContainer
 
-ACME_IMAGE = "nginxgen-test/acme:bookworm"
+from benchmarks.acme_peers import (
+    ACME_IMAGE,
+    PEBBLE_DIRECTORY,
+    PEBBLE_ENTRYPOINT,
+    PEBBLE_ENVIRONMENT,
+    PEBBLE_READY,
+    LoadLoop,
+    certificate_pair,
+    https_answer,
+    key_pem,
+    pebble_command,
+    pebble_files,
+    pem,
+)
+
 PROXY_IMAGE = "nginxgen-test/nginx:trixie"
-PEBBLE_DIRECTORY = "https://pebble:14000/dir"
 DNS_ZONE = "dns.test"
 TSIG_NAME = "nginxgen-test"
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def certificate_pair(
-    names: list[str],
-    issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
-    days: int = 90,
-    ca: bool = False,
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A certificate for `names` (the first is its subject), signed by `issuer` or itself."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    signer_certificate, signer_key = issuer if issuer else (None, key)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(names[0]))
-        .issuer_name(signer_certificate.subject if signer_certificate else _name(names[0]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if not ca:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(name) for name in names]), critical=False
-        )
-    return builder.sign(signer_key, hashes.SHA256()), key
-
-
-def pem(certificate: x509.Certificate) -> bytes:
-    return certificate.public_bytes(serialization.Encoding.PEM)
-
-
-def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-def put_files(container: Any, files: dict[str, bytes]) -> None:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for path, data in files.items():
-            info = tarfile.TarInfo(path.lstrip("/"))
-            info.size = len(data)
-            info.mode = 0o644
-            archive.addfile(info, io.BytesIO(data))
-    assert container.put_archive("/", buffer.getvalue())
 
 
 @dataclass
@@ -141,42 +92,24 @@ class AcmeStack:
         return container
 
     def start_pebble(self, dns_server: str = "127.0.0.11:53") -> Any:
-        """Pebble with a certificate of our own for its HTTPS endpoint (Debian ships none),
-        validating HTTP-01 on port 80 and resolving through `dns_server`; every order is
-        really validated (no authorization reuse, no sleep)."""
-        ca = certificate_pair(["nginxgen test ACME CA"], ca=True)
-        server, server_key = certificate_pair(["pebble"], issuer=ca)
-        self.ca_file.write_bytes(pem(ca[0]))
-        config = {
-            "pebble": {
-                "listenAddress": "0.0.0.0:14000",
-                "managementListenAddress": "0.0.0.0:15000",
-                "certificate": "/pebble/cert.pem",
-                "privateKey": "/pebble/key.pem",
-                "httpPort": 80,
-                "tlsPort": 443,
-                "ocspResponderURL": "",
-                "externalAccountBindingRequired": False,
-            }
-        }
+        """Pebble (`benchmarks/acme_peers.py`: its configuration and certificate) resolving
+        names through `dns_server`."""
+        ca, files = pebble_files()
+        self.ca_file.write_bytes(ca)
         container = (
             DockerContainer(require_image(self.stack.client, ACME_IMAGE))
             .with_network(self.stack.network)
             .with_network_aliases("pebble")
-            .with_env("PEBBLE_VA_NOSLEEP", "1")
-            .with_env("PEBBLE_AUTHZREUSE", "0")
-            # Pebble rejects 5 % of nonces by default to exercise clients' retries; certbot
-            # retries once, so a test would fail now and then for nothing it is testing.
-            .with_env("PEBBLE_WFE_NONCEREJECT", "0")
-            .with_kwargs(entrypoint=["pebble"])
-            .with_command(["-config", "/pebble/config.json", "-dnsserver", dns_server])
+            .with_kwargs(entrypoint=PEBBLE_ENTRYPOINT)
+            .with_command(pebble_command(dns_server))
         )
-        container.with_copy_into_container(json.dumps(config).encode(), "/pebble/config.json")
-        container.with_copy_into_container(pem(server), "/pebble/cert.pem")
-        container.with_copy_into_container(key_pem(server_key), "/pebble/key.pem")
+        for name, value in PEBBLE_ENVIRONMENT.items():
+            container.with_env(name, value)
+        for path, data in files.items():
+            container.with_copy_into_container(data, path)
         self.stack.containers["pebble"] = container
         container.start()
-        self.wait_for_log("pebble", "Listening on: 0.0.0.0:14000")
+        self.wait_for_log("pebble", PEBBLE_READY)
         return container
 
     def start_bind(self) -> str:
@@ -278,43 +211,15 @@ ns IN A 127.0.0.1
         (live / "privkey.pem").write_bytes(key_pem(key))
 
     def served_certificate(self, host: str) -> x509.Certificate:
-        response = http_get(self.stack.port("nginx", 443), host, tls=True)
-        assert response.certificate is not None
-        return x509.load_der_x509_certificate(response.certificate)
+        _, certificate = https_answer(self.stack.port("nginx", 443), host)
+        assert certificate is not None
+        return x509.load_der_x509_certificate(certificate)
+
+    def load(self, host: str) -> LoadLoop:
+        return LoadLoop(self.stack.port("nginx", 443), host)
 
     def live(self) -> str:
         return (self.project / "deployed" / "nginx-ssl.conf").read_text(encoding="utf-8")
-
-
-class LoadLoop:
-    """HTTPS requests to one site, back to back, in a thread: how many failed while it ran."""
-
-    def __init__(self, stack: DockerStack, host: str) -> None:
-        self.port = stack.port("nginx", 443)
-        self.host = host
-        self.sent = 0
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> LoadLoop:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.sent += 1
-            try:
-                response = http_get(self.port, self.host, tls=True)
-                if response.status != 200:
-                    self.failures.append(f"HTTP {response.status}")
-            except OSError as error:
-                self.failures.append(repr(error))
-            time.sleep(0.02)
 
 
 def acme_stack_for(stack: DockerStack, project: Path) -> Iterator[AcmeStack]:

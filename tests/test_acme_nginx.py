@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from acme_fixtures import AcmeStack, LoadLoop, acme_stack_for
+from acme_fixtures import AcmeStack, acme_stack_for
 from cryptography import x509
 from nginx_fixtures import DockerStack, http_get, wait_for
 from typer.testing import CliRunner
@@ -65,7 +65,7 @@ def test_one_deploy_obtains_a_new_environments_certificate_and_renew_replaces_it
     code, output = cli(acme, "deploy", "--dry-run")
     assert code == 0, output
     assert "would obtain first: shop" in output and "dry run: nothing changed" in output
-    with LoadLoop(acme.stack, "other.test") as load:
+    with acme.load("other.test") as load:
         code, output = cli(acme, "deploy")
     assert code == 0, output
     assert "certificates to obtain first: shop (shop.test, www.shop.test)" in output
@@ -78,7 +78,7 @@ def test_one_deploy_obtains_a_new_environments_certificate_and_renew_replaces_it
 
     code, output = cli(acme, "certs", "renew")
     assert code == 0 and "nothing due" in output, output
-    with LoadLoop(acme.stack, "shop.test") as load:
+    with acme.load("shop.test") as load:
         code, output = cli(acme, "certs", "renew", "--force")
     assert code == 0, output
     assert "shop: renewed shop.test" in output
@@ -122,7 +122,7 @@ def test_a_wildcard_is_obtained_through_dns_01_and_bind9(acme: AcmeStack) -> Non
     acme.settings("dns-01")
     deploy_other_site(acme)
     acme.environment("wild", ["*.dns.test"])
-    with LoadLoop(acme.stack, "other.test") as load:
+    with acme.load("other.test") as load:
         code, output = cli(acme, "deploy")
     assert code == 0, output
     assert "wild: certbot (dns-01) for dns.test" in output
