@@ -212,6 +212,21 @@ class Certbot:
         self.client = client
         self.pull = pull
 
+    def check(self, orders: Sequence[Order]) -> None:
+        """`Refused` now, before anything changes, when an order could not be run: the proxy
+        lacks a mount certbot needs, or an HTTP-01 order has no webroot."""
+        for order in orders:
+            if self.client.challenge == "http-01" and order.webroot is None:
+                raise Refused(
+                    f"environment {order.environment}: http-01 needs its ACME webroot "
+                    "(tls.acme_webroot is false); set it, or use challenge: dns-01"
+                )
+            _bindings(self.proxy, self._destinations(order))
+
+    def _destinations(self, order: Order) -> list[str]:
+        webroot = order.webroot if self.client.challenge == "http-01" else None
+        return [LETSENCRYPT] + ([webroot] if webroot else [])
+
     def obtain(self, order: Order) -> CertbotRun:
         return self._run(certonly_arguments(self.client, order), order)
 
@@ -219,9 +234,7 @@ class Certbot:
         return self._run(renew_arguments(order), order)
 
     def _run(self, arguments: list[str], order: Order) -> CertbotRun:
-        webroot = order.webroot if self.client.challenge == "http-01" else None
-        destinations = [LETSENCRYPT] + ([webroot] if webroot else [])
-        bindings = _bindings(self.proxy, destinations)
+        bindings = _bindings(self.proxy, self._destinations(order))
         ensure_image(self.docker, self.client.image, pull=self.pull)
         networks = [name for name in self.proxy.networks() if name not in NO_DNS_NETWORKS]
         files = {}

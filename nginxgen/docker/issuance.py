@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from nginxgen.docker.acme import Certbot
+from docker.errors import DockerException
+
+from nginxgen.docker.acme import Certbot, CertbotRun
+from nginxgen.docker.live import Refused
 from nginxgen.docker.proxy import ProxyContainer
 from nginxgen.nginx.certificates import Order, issued, uncovered_domains
 
@@ -50,13 +53,17 @@ def deploy_with_certificates(
     On any failure the previous config is restored and the reasons said."""
     names = ", ".join(f"{order.environment} ({', '.join(order.domains)})" for order in orders)
     say(f"certificates to obtain first: {names}")
+    certbot.check(orders)
     if not deploy_candidate(pending):
         say("deploy refused: the candidate serving them as 'certificate pending' did not deploy")
         return False
     failures = []
     for order in orders:
         say(f"{order.environment}: certbot ({certbot.client.challenge}) for {order.name} ...")
-        run = certbot.obtain(order)
+        try:
+            run = certbot.obtain(order)
+        except (Refused, DockerException) as error:
+            run = CertbotRun(False, f"certbot could not run: {error}", "")
         if run.ok:
             say(f"{order.environment}: certificate issued ({order.certificate})")
         else:
