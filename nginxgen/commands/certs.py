@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nginxgen.commands.certificates import acme_client, certificate_sites, orders
-from nginxgen.commands.compose import CERTBOT_CONF
 from nginxgen.commands.deploy import (
     Transcript,
     apply,
@@ -26,7 +25,7 @@ from nginxgen.commands.deploy import (
 from nginxgen.commands.project import open_project, plan_project
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report, json_report
 from nginxgen.core.errors import UsageError
-from nginxgen.core.facts import LETSENCRYPT
+from nginxgen.core.facts import CERTBOT_CONF, LETSENCRYPT
 from nginxgen.core.formats import OutputFormat
 from nginxgen.docker.acme import Certbot
 from nginxgen.docker.live import Refused
