@@ -8,6 +8,8 @@ import datetime
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +41,41 @@ def cli(acme: AcmeStack, *arguments: str, proxy: bool = True) -> tuple[int, str]
     return result.exit_code, result.output
 
 
+class PortEighty:
+    """What `host` answers on port 80, sampled in a thread: each new answer once, in order."""
+
+    def __init__(self, acme: AcmeStack, host: str) -> None:
+        self.port = acme.stack.port("nginx", 80)
+        self.host = host
+        self.answers: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> list[str]:
+        self._thread.start()
+        return self.answers
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._sample()  # the answer once the deploy is over
+
+    def _sample(self) -> None:
+        try:
+            response = http_get(self.port, self.host)
+            body = response.body.split(":")[0] if response.status == 503 else ""
+            answer = f"{response.status} {body}".strip()
+        except OSError as error:
+            answer = type(error).__name__  # the default server closes the connection (444)
+        if not self.answers or self.answers[-1] != answer:
+            self.answers.append(answer)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            time.sleep(0.05)
+
+
 def deploy_other_site(acme: AcmeStack) -> None:
     """other.test already on HTTPS, with a certificate put there by hand."""
     acme.own_certificate("other.test", ["other.test"])
@@ -65,10 +102,16 @@ def test_one_deploy_obtains_a_new_environments_certificate_and_renew_replaces_it
     code, output = cli(acme, "deploy", "--dry-run")
     assert code == 0, output
     assert "would obtain first: shop" in output and "dry run: nothing changed" in output
-    with acme.load("other.test") as load:
+    with acme.load("other.test") as load, PortEighty(acme, "shop.test") as answers:
         code, output = cli(acme, "deploy")
     assert code == 0, output
     assert "certificates to obtain first: shop (shop.test, www.shop.test)" in output
+    # While certbot ran, shop.test answered "certificate pending" on port 80, and it never
+    # redirected to HTTPS before its certificate was there: the redirect only came after.
+    assert "503 certificate pending" in answers, answers
+    first_pending = answers.index("503 certificate pending")
+    assert not [answer for answer in answers[:first_pending] if answer.startswith("301")]
+    assert answers[-1].startswith("301"), answers
     assert "shop: certificate issued" in output
     assert load.sent > 10 and load.failures == [], (load.sent, load.failures)
     issued = acme.served_certificate("shop.test")
