@@ -25,7 +25,11 @@ ALLOWED = {
 }
 
 # Modules of `commands/` that are not commands: shared helpers a command may import.
-COMMAND_HELPERS = {"nginxgen.commands.project", "nginxgen.commands.result"}
+COMMAND_HELPERS = {
+    "nginxgen.commands.project",
+    "nginxgen.commands.result",
+    "nginxgen.commands.certificates",
+}
 
 
 def module_name(relative: Path) -> str:

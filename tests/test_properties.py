@@ -87,6 +87,14 @@ BASE_SETTINGS: dict[str, Any] = {
     "raw": ["charset utf-8"],
     "real_ip": {"from": ["10.0.0.0/8"], "header": "X-Forwarded-For", "recursive": True},
     "metrics": {"port": 9145, "allow": ["172.16.0.0/12"]},
+    "acme": {
+        "email": "ops@example.test",
+        "directory": "https://acme.example.test/dir",
+        "ca_certificate": "acme-ca.pem",
+        "image": "certbot/certbot",
+        "challenge": "dns-01",
+        "dns": {"plugin": "rfc2136", "credentials": "rfc2136.ini"},
+    },
 }
 
 FIRST_KEY = object()  # in a slot's path: the first key of that mapping, whatever it is

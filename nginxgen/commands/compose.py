@@ -18,13 +18,11 @@ import yaml
 from nginxgen.commands.project import open_project, plan_project
 from nginxgen.commands.result import Report
 from nginxgen.core.errors import UsageError
-from nginxgen.core.facts import CONF_D, LETSENCRYPT
+from nginxgen.core.facts import CERTBOT_CONF, CERTBOT_WEBROOT, CONF_D, LETSENCRYPT
 from nginxgen.generation.metrics_outputs import METRICS_HEADER, metrics_services, mtail_program
 from nginxgen.generation.models import Settings
 from nginxgen.generation.plan_types import EnvironmentPlan, Plan
 
-CERTBOT_CONF = "./certbot/conf"
-CERTBOT_WEBROOT = "./certbot/www"
 DEPLOYED = "./deployed"
 HTPASSWD = "./htpasswd"
 PROXY_NETWORK = "proxy"

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from nginxgen.commands.certificates import acme_states
 from nginxgen.commands.compose import htpasswd_files
 from nginxgen.commands.deploy import find_proxies, locate
 from nginxgen.commands.project import open_project
@@ -231,7 +232,16 @@ def inspect(
         findings.append(Finding("version", "error", str(refused)))
     findings += network_findings(proxy.networks())
     findings += service_findings(proxy, generated.environments, settings)
+    # ACME (docs/certificates.md): warn within renew_before; issuer, days, renewal config.
+    if settings.acme is not None:
+        warn_days = settings.acme.renew_before
     findings += certificate_findings(proxy, generated.plan.environments, now, warn_days)
+    findings += [
+        Finding("certificate", severity, line, environment)
+        for environment, severity, line in acme_states(
+            generated.plan, settings, proxy.read_file, now
+        )
+    ]
     findings += htpasswd_findings(proxy, generated.plan.environments)
     return findings
 

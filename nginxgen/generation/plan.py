@@ -10,8 +10,9 @@ decide nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from nginxgen.core.errors import ConfigError, Problem
 from nginxgen.core.facts import DOCKER_RESOLVER
@@ -60,7 +61,15 @@ from nginxgen.generation.plan_tls import (
     server_headers,
     tls_plan,
 )
-from nginxgen.generation.plan_types import EnvironmentPlan, Listen, Plan, RealIpPlan, Resolver
+from nginxgen.generation.plan_types import (
+    EnvironmentPlan,
+    ErrorPage,
+    Listen,
+    PendingPlan,
+    Plan,
+    RealIpPlan,
+    Resolver,
+)
 from nginxgen.generation.rules import check_environments
 from nginxgen.generation.sections import Timeouts
 
@@ -131,6 +140,38 @@ def _plan_environment(
     )
 
 
+PENDING = PendingPlan(
+    ErrorPage(
+        503,
+        "text/plain",
+        "certificate pending: the certificate of this site is being issued, try again shortly",
+    ),
+    retry_after=30,
+)
+
+
+def _pending(planned: EnvironmentPlan) -> EnvironmentPlan:
+    """The environment while its certificate is issued: port 80, the ACME webroot, a 503."""
+    return dataclasses.replace(
+        planned,
+        tls=None,
+        redirect_target=f"http://{planned.domains[0]}",
+        access=None,
+        timeouts=(),
+        failover=None,
+        error_page=None,
+        upstreams=(),
+        locations=(),
+        raw=(),
+        compression=None,
+        maintenance=None,
+        auth=None,
+        auth_locations=(),
+        quic=None,
+        pending=PENDING,
+    )
+
+
 def _required_version(
     plan_environments: Sequence[EnvironmentPlan], listen: Listen, https: bool
 ) -> str:
@@ -150,11 +191,13 @@ def build_plan(
     environments: Sequence[LoadedEnvironment],
     settings: Settings,
     loading_problems: Sequence[Problem] = (),
+    pending: Collection[str] = (),
 ) -> Plan:
     """The plan for all environments, or ConfigError listing every rule they break.
 
     `loading_problems` are those of files that did not load: reported together with what the
-    rules find in the files that did, so one run shows every problem it can.
+    rules find in the files that did, so one run shows every problem it can. The environments
+    named in `pending` wait for their certificate (`_pending`).
     """
     # Sorted first, so that which of two environments a conflict is blamed on never depends on
     # the order they were given in.
@@ -165,8 +208,9 @@ def build_plan(
     default_http, default_https = _default_servers(ordered, settings)
     default_quic = default_https and any(env.model.http3 for env in ordered)
     planned = tuple(
-        _plan_environment(environment, settings, quic)
+        _pending(planned) if environment.name in pending else planned
         for environment, quic in zip(ordered, _quic_parameters(ordered, default_quic), strict=True)
+        for planned in (_plan_environment(environment, settings, quic),)
     )
     locations = [location for env in planned for location in env.locations]
     websocket = any(location.proxy and location.proxy.websocket for location in locations)

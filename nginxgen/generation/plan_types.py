@@ -159,6 +159,15 @@ class ErrorPage:
 
 
 @dataclass(frozen=True)
+class PendingPlan:
+    """An environment whose certificate is not issued yet: port 80 only, the ACME webroot and
+    this page for everything else (never a redirect to an HTTPS server that cannot answer)."""
+
+    page: ErrorPage
+    retry_after: int
+
+
+@dataclass(frozen=True)
 class CompressionPlan:
     level: int
     min_length: int
@@ -234,6 +243,9 @@ class EnvironmentPlan:
     catch_all: bool = False
     # The log_format of this environment's lines in the metrics request log (metrics on).
     metrics_log_format: str | None = None
+    # Waiting for its certificate (deploy's first step when ACME issues it): only `pending` and
+    # the ACME webroot are rendered.
+    pending: PendingPlan | None = None
 
     @property
     def server_names(self) -> tuple[str, ...]:
