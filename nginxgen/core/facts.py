@@ -15,6 +15,11 @@ LETSENCRYPT = "/etc/letsencrypt"
 # connections idle for longer than IPVS's TCP timeout (900 s).
 SWARM_TASKS_PREFIX = "tasks."
 SWARM_VIP_IDLE_SECONDS = 900
+# nginx keeps every declared variable in a hash whose buckets are `variables_hash_bucket_size`
+# bytes (default: the CPU's cache line, 64 on x86-64 and arm64); a name takes 8 + its length + 2
+# rounded up to 8, plus an 8-byte end mark, so a longer name stops nginx from starting ("could
+# not build variables_hash"). Measured with nginx 1.22: 46 starts, 47 does not.
+MAX_VARIABLE_NAME_BYTES = 46
 
 
 def conf_d_name(name: str) -> str:

@@ -182,7 +182,24 @@ PATTERN_MEANINGS = {
     MESSAGE_PATTERN: "a message without quotes, '\\', '$', '<', '>', '&' or control characters",
 }
 
-Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=64)]
+# Names become file names (environments) and parts of nginx variable names, so they are short;
+# the variables they make are bounded again as a whole (rules.py, MAX_VARIABLE_NAME_BYTES).
+MAX_NAME_LENGTH = 64
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
+
+
+def environment_name_problem(name: str) -> str | None:
+    """What is wrong with `name` as an environment's name (its file name), or None."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        return (
+            f"environment name {name!r} may only contain letters, digits, '-' and '_', "
+            "starting with a letter or digit"
+        )
+    if len(name) > MAX_NAME_LENGTH:
+        return f"environment name {name[:20]!r}... is longer than {MAX_NAME_LENGTH} characters"
+    return None
+
+
 Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]
 Seconds = Annotated[str, StringConstraints(pattern=SECONDS_PATTERN)]
 NginxVersion = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]

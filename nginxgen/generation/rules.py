@@ -7,28 +7,69 @@ yields located problems. Rules across environments (distinct variables, unique d
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 
 from nginxgen.core.errors import Problem
-from nginxgen.core.facts import SWARM_TASKS_PREFIX
+from nginxgen.core.facts import MAX_VARIABLE_NAME_BYTES, SWARM_TASKS_PREFIX
 from nginxgen.core.versions import HTTP3, UPSTREAM_RESOLVE, at_least
-from nginxgen.generation.fields import NAME_PATTERN
+from nginxgen.generation.fields import environment_name_problem
 from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.models import Settings, effective_strategy, strategy_problem
-from nginxgen.generation.naming import variable_part
+from nginxgen.generation.naming import (
+    upstream_variable,
+    variable_part,
+)
+from nginxgen.generation.plan_features import auth_plan, cors_plan, maintenance_plan
+from nginxgen.generation.plan_types import AuthPlan
+from nginxgen.generation.yaml_source import FieldPath
 
 EnvironmentRule = Callable[[LoadedEnvironment, Settings], Iterator[Problem]]
 
 
 def environment_name(environment: LoadedEnvironment, settings: Settings) -> Iterator[Problem]:
     """The file name becomes the environment's name and part of nginx variable names."""
-    if not re.fullmatch(NAME_PATTERN, environment.name):
-        yield environment.source.problem(
-            (),
-            f"environment name {environment.name!r} (the file name) may only contain "
-            "letters, digits, '-' and '_', starting with a letter or digit",
-        )
+    problem = environment_name_problem(environment.name)
+    if problem:
+        yield environment.source.problem((), f"{problem} (the file name)")
+
+
+def _variables(environment: LoadedEnvironment) -> Iterator[tuple[FieldPath, str]]:
+    """Every nginx variable the environment declares, as the plan names it, at the key whose
+    name it carries."""
+    model, name = environment.model, environment.name
+    maintenance = maintenance_plan(environment, merge=False)
+    if maintenance and maintenance.variable:
+        yield (), maintenance.variable
+    for service in model.services:
+        yield ("services", service), upstream_variable(name, service)
+    auths: list[tuple[FieldPath, AuthPlan | None]] = [(("auth",), auth_plan(name, "server", model.auth) if model.auth else None)]
+    for index, route in enumerate(model.routes):
+        cors = cors_plan(name, route, index)
+        if cors and cors.variable:
+            yield (), cors.variable
+        auth = auth_plan(name, f"route{index}", route.auth) if route.auth else None
+        auths.append((("routes", index, "auth"), auth))
+    for path, auth in auths:
+        if auth is None:
+            continue
+        yield (), auth.variable
+        for index, (variable, _) in enumerate(auth.copied):
+            yield (*path, "headers", index), variable
+
+
+def variable_names_fit(environment: LoadedEnvironment, settings: Settings) -> Iterator[Problem]:
+    """A variable name longer than nginx's hash bucket holds stops nginx from starting."""
+    reported: set[FieldPath] = set()
+    for path, variable in _variables(environment):
+        size = len(variable.encode("utf-8"))
+        if size > MAX_VARIABLE_NAME_BYTES and path not in reported:
+            reported.add(path)
+            yield environment.source.problem(
+                path,
+                f"makes the nginx variable ${variable} {size} bytes long; nginx refuses to start "
+                f"with one over {MAX_VARIABLE_NAME_BYTES} (variables_hash_bucket_size): use a "
+                "shorter name",
+            )
 
 
 def strategy_fits_version(environment: LoadedEnvironment, settings: Settings) -> Iterator[Problem]:
@@ -192,6 +233,7 @@ def http3_needs_tls_and_nginx_1_25(
 
 ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
     environment_name,
+    variable_names_fit,
     strategy_fits_version,
     service_variables_distinct,
     replicas_need_upstream_resolve,
