@@ -42,7 +42,8 @@ def _variables(environment: LoadedEnvironment) -> Iterator[tuple[FieldPath, str]
         yield (), maintenance.variable
     for service in model.services:
         yield ("services", service), upstream_variable(name, service)
-    auths: list[tuple[FieldPath, AuthPlan | None]] = [(("auth",), auth_plan(name, "server", model.auth) if model.auth else None)]
+    server_auth = auth_plan(name, "server", model.auth) if model.auth else None
+    auths: list[tuple[FieldPath, AuthPlan | None]] = [(("auth",), server_auth)]
     for index, route in enumerate(model.routes):
         cors = cors_plan(name, route, index)
         if cors and cors.variable:
