@@ -103,15 +103,23 @@ class Stack:
         return self._run(f"backend-{hostname}", BACKEND_IMAGE, alias=alias, hostname=hostname)
 
     def start_nginx(
-        self, name: str, image: str, files: dict[str, str], sysctls: dict[str, str] | None = None
+        self,
+        name: str,
+        image: str,
+        files: dict[str, str],
+        sysctls: dict[str, str] | None = None,
+        volumes: dict[str, str] | None = None,
     ) -> int:
-        """nginx with `files` (name → text) in conf.d; returns the port published for 80."""
+        """nginx with `files` (name → text) in conf.d and `volumes` (host directory → container
+        directory) bound; returns the port published for 80."""
         directory = self.work / name
         directory.mkdir(parents=True)
         for file_name, text in files.items():
             (directory / file_name).write_text(text, encoding="utf-8")
         placed = {name: text.encode("utf-8") for name, text in files.items()}
-        container_name = self._run(name, image, files=placed, sysctls=sysctls, publish=True)
+        container_name = self._run(
+            name, image, files=placed, sysctls=sysctls, publish=True, volumes=volumes
+        )
         container = client().containers.get(container_name)
         binding = container.attrs["NetworkSettings"]["Ports"]["80/tcp"][0]
         if binding["HostIp"] != LOOPBACK:
@@ -166,6 +174,7 @@ class Stack:
         files: dict[str, bytes] | None = None,
         sysctls: dict[str, str] | None = None,
         publish: bool = False,
+        volumes: dict[str, str] | None = None,
     ) -> str:
         assert self._network is not None
         network = str(self._network.name)
@@ -184,6 +193,9 @@ class Stack:
             },
             ports=ports,
             sysctls=sysctls,
+            volumes={
+                source: {"bind": target, "mode": "rw"} for source, target in (volumes or {}).items()
+            },
         )
         if files:
             container.put_archive(CONF_D, _tar(files))
