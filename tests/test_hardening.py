@@ -126,7 +126,7 @@ def test_an_environments_path_that_is_a_file(project: Path) -> None:
     [
         (
             ["shop\n", "--domain", "x.example.com", "--service", "app:3000"],
-            "nginxgen: environment name 'shop\\n': use letters, digits, '-' and '_', "
+            "nginxgen: environment name 'shop\\n' may only contain letters, digits, '-' and '_', "
             "starting with a letter or digit",
         ),
         (

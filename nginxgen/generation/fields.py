@@ -188,15 +188,18 @@ MAX_NAME_LENGTH = 64
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
 
 
-def environment_name_problem(name: str) -> str | None:
-    """What is wrong with `name` as an environment's name (its file name), or None."""
+def environment_name_problem(name: str, origin: str = "") -> str | None:
+    """What is wrong with `name` as an environment's name (its file name), or None; `origin`
+    says where the name came from, e.g. " (the file name)"."""
     if not re.fullmatch(NAME_PATTERN, name):
         return (
-            f"environment name {name!r} may only contain letters, digits, '-' and '_', "
+            f"environment name {name!r}{origin} may only contain letters, digits, '-' and '_', "
             "starting with a letter or digit"
         )
     if len(name) > MAX_NAME_LENGTH:
-        return f"environment name {name[:20]!r}... is longer than {MAX_NAME_LENGTH} characters"
+        return (
+            f"environment name {name[:20]!r}...{origin} is longer than {MAX_NAME_LENGTH} characters"
+        )
     return None
 
 

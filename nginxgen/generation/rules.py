@@ -28,9 +28,9 @@ EnvironmentRule = Callable[[LoadedEnvironment, Settings], Iterator[Problem]]
 
 def environment_name(environment: LoadedEnvironment, settings: Settings) -> Iterator[Problem]:
     """The file name becomes the environment's name and part of nginx variable names."""
-    problem = environment_name_problem(environment.name)
+    problem = environment_name_problem(environment.name, " (the file name)")
     if problem:
-        yield environment.source.problem((), f"{problem} (the file name)")
+        yield environment.source.problem((), problem)
 
 
 def _variables(environment: LoadedEnvironment) -> Iterator[tuple[FieldPath, str]]:
