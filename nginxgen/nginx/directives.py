@@ -84,6 +84,11 @@ def check_raw_directive(text: str, context: str) -> str:
     return text
 
 
+def raw_name(text: str) -> str:
+    """The directive name of a raw directive that passed `check_raw_directive`."""
+    return text.split(maxsplit=1)[0]
+
+
 def _check_characters(text: str) -> None:
     for position, character in enumerate(text):
         category = unicodedata.category(character)
