@@ -138,10 +138,19 @@ MAX_FILE_NAME_BYTES = 255
 
 
 def _check_file_path(value: str) -> str:
+    """One spelling per file: absolute, no `.` or `..` segment, no empty one (`//`, a trailing
+    `/`). Every later reader (placeholder certificates, `check`, `certs`, deploy's checks in the
+    proxy) then takes the path as a file without normalising it again."""
     if not value.startswith("/"):
         raise ValueError(f"{value!r} must be an absolute path")
     _check_path(value)
-    if any(len(part.encode("utf-8")) > MAX_FILE_NAME_BYTES for part in value.split("/")):
+    parts = value.split("/")[1:]
+    if value != "/" and any(part in ("", ".", "..") for part in parts):
+        raise ValueError(
+            f"{value!r} must be a plain absolute path: no '.' or '..' segment, no '//' and no "
+            "trailing '/'"
+        )
+    if any(len(part.encode("utf-8")) > MAX_FILE_NAME_BYTES for part in parts):
         raise ValueError(f"has a file or directory name longer than {MAX_FILE_NAME_BYTES} bytes")
     return value
 

@@ -8,9 +8,10 @@ yields located problems. Rules across environments (distinct variables, unique d
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import PurePosixPath
 
 from nginxgen.core.errors import Problem
-from nginxgen.core.facts import MAX_VARIABLE_NAME_BYTES, SWARM_TASKS_PREFIX
+from nginxgen.core.facts import CONF_D, MAX_VARIABLE_NAME_BYTES, SWARM_TASKS_PREFIX
 from nginxgen.core.versions import HTTP3, UPSTREAM_RESOLVE, at_least
 from nginxgen.generation.fields import environment_name_problem
 from nginxgen.generation.loader import LoadedEnvironment
@@ -302,4 +303,32 @@ def check_environments(
         for rule in ENVIRONMENT_RULES
         for problem in rule(environment, settings)
     ]
-    return problems + _cross_environment_problems(environments)
+    return problems + _cross_environment_problems(environments) + _tls_files(environments)
+
+
+# Directories nginx itself needs where every config lives: no TLS file can be one of them.
+_NGINX_DIRECTORIES = (PurePosixPath(CONF_D), *PurePosixPath(CONF_D).parents)
+
+
+def _tls_files(environments: Sequence[LoadedEnvironment]) -> list[Problem]:
+    """Every TLS path names a file: not one of nginx's directories, and not the directory of
+    another environment's TLS file (`check` writes a placeholder at each, and the proxy must
+    have a file there)."""
+    files = [
+        (environment, ("tls", key), PurePosixPath(value))
+        for environment in environments
+        for key in ("certificate", "certificate_key", "trusted_certificate")
+        if (value := getattr(environment.model.tls, key)) is not None
+    ]
+    paths = {path for _, _, path in files}
+    problems = []
+    for environment, field_path, path in files:
+        inside = next((other for other in paths if path in other.parents), None)
+        if path in _NGINX_DIRECTORIES or inside is not None:
+            reason = f"{inside} is inside it" if inside else "nginx needs it as a directory"
+            problems.append(
+                environment.source.problem(
+                    field_path, f"{str(path)!r} must name a file, but it is a directory ({reason})"
+                )
+            )
+    return problems
