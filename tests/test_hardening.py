@@ -131,7 +131,9 @@ def test_an_environments_path_that_is_a_file(project: Path) -> None:
         ),
         (
             ["shop", "--domain", "x.example.com\n", "--service", "app:3000"],
-            "environments/shop.yaml:3:11: domains[0]: 'x.example.com\\n' is not a valid domain "
+            "nginxgen: environments/shop.yaml not written: --domain (domains[0]): "
+            "'x.example.com\\n' is not "
+            "a valid domain "
             "name (letters, digits and '-' in dot-separated labels, optionally starting with "
             "'*.')",
         ),
