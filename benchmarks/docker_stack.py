@@ -22,6 +22,8 @@ from docker.errors import DockerException, ImageNotFound
 from docker.models.containers import Container
 from docker.models.networks import Network
 
+from nginxgen.core.versions import reported_version
+
 LOOPBACK = "127.0.0.1"
 BACKEND_IMAGE = "nginxgen-test/backend:latest"
 BACKEND_PORT = 3000
@@ -55,10 +57,10 @@ def nginx_version(image: str) -> str:
         image, ["nginx", "-v"], remove=True, stdout=True, stderr=True, network_disabled=True
     )
     text = bytes(output).decode("utf-8", "replace")
-    marker = "nginx/"
-    if marker not in text:
+    reported = reported_version(text)
+    if reported is None:
         raise BenchmarkError(f"{image}: cannot read the nginx version from {text!r}")
-    return text.split(marker, 1)[1].split()[0]
+    return reported[1]
 
 
 def _tar(files: dict[str, bytes]) -> bytes:

@@ -35,6 +35,7 @@ from nginxgen.generation.loader import LoadedEnvironment, validate
 from nginxgen.generation.models import Environment, Settings
 from nginxgen.generation.pipeline import generate_from
 from nginxgen.nginx.config import load_text
+from nginxgen.nginx.directives import ADDITIVE
 from nginxgen.nginx.docker_engine import DockerEngine
 from nginxgen.nginx.runner import ConfigFile, nginx_test
 
@@ -517,7 +518,8 @@ def _generated_simple_directives() -> list[tuple[str, tuple[str, ...]]]:
             given = " ".join(words) in BASE_ENVIRONMENT.get("raw", []) + BASE_ENVIRONMENT["routes"][
                 PROXIED_ROUTE
             ].get("raw", [])
-            if "block" not in directive and plain and not given:
+            additive = directive["directive"] in ADDITIVE
+            if "block" not in directive and plain and not given and not additive:
                 found.append((context, words))
     return list(dict.fromkeys(found))
 
@@ -572,3 +574,39 @@ def test_a_file_path_is_one_plain_absolute_spelling_or_refused(
 
 
 FILE_PATH: TypeAdapter[str] = TypeAdapter(FilePath)
+
+
+# One line of each ADDITIVE directive, in a block where nginx takes it.
+ADDITIVE_SAMPLES = {
+    "access_log": ("server", "access_log /var/log/nginx/a.log"),
+    "add_header": ("server", "add_header X-A b"),
+    "add_trailer": ("location", "add_trailer X-A b"),
+    "allow": ("server", "allow 10.0.0.0/8"),
+    "auth_request_set": ("location", "auth_request_set $nginxgen_a $upstream_http_a"),
+    "deny": ("server", "deny all"),
+    "error_page": ("server", "error_page 502 /x"),
+    "proxy_hide_header": ("location", "proxy_hide_header X-A"),
+    "proxy_pass_header": ("location", "proxy_pass_header X-A"),
+    "proxy_set_header": ("location", "proxy_set_header X-A b"),
+    "rewrite": ("location", "rewrite ^/a$ /b"),
+    "ssl_conf_command": ("server", "ssl_conf_command Options -SessionTicket"),
+}
+
+
+def test_every_additive_directive_has_a_sample() -> None:
+    assert set(ADDITIVE_SAMPLES) == ADDITIVE
+
+
+@pytest.mark.nginx
+def test_nginx_takes_every_additive_directive_twice_in_one_block(docker_client: Any) -> None:
+    image = require_image(docker_client, "nginxgen-test/nginx:sid")
+    refused = {}
+    with DockerEngine(image, pull=False) as engine:
+        for name, (context, line) in ADDITIVE_SAMPLES.items():
+            inner = f"{line};\n{line};\n"
+            block = inner if context == "server" else f"location / {{\n{inner}}}\n"
+            text = f"server {{\nlisten 8080;\n{block}}}\n"
+            result = nginx_test([ConfigFile("nginx-ssl.conf", text)], engine)
+            if not result.ok:
+                refused[name] = result.output
+    assert refused == {}

@@ -22,6 +22,19 @@ ADD_HEADER_INHERIT = "1.29.3"
 PER_SERVER_PROTOCOLS = "1.29.2"
 
 
+# nginx's version line, first in the output of `nginx -v`, `-V` and `-v -T`:
+# `nginx version: nginx/1.26.3` (a build may add words after it, e.g. ` (Ubuntu)`).
+_VERSION_LINE = re.compile(
+    r"^nginx version: (?P<build>[^/\s]+/(?P<version>[0-9]+(\.[0-9]+){1,2}))", re.MULTILINE
+)
+
+
+def reported_version(output: str) -> tuple[str, str] | None:
+    """(`nginx/1.26.3`, `1.26.3`) from output holding nginx's version line, or None."""
+    match = _VERSION_LINE.search(output)
+    return (match["build"], match["version"]) if match else None
+
+
 def parse_version(text: str) -> Version:
     """`1.26` → (1, 26, 0); `nginx/1.27.3` → (1, 27, 3). ValueError for anything else."""
     value = text.rpartition("/")[2].strip()

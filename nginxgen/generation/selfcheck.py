@@ -18,7 +18,7 @@ from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.yaml_source import FieldPath
 from nginxgen.lint.engine import LintOptions, lint_text
 from nginxgen.nginx.config import ConfigParseError, Directive, load_text
-from nginxgen.nginx.directives import raw_name
+from nginxgen.nginx.directives import ADDITIVE, raw_name
 
 
 def check_output(text: str, nginx_version: str, name: str = "nginx-ssl.conf") -> None:
@@ -36,9 +36,10 @@ def check_output(text: str, nginx_version: str, name: str = "nginx-ssl.conf") ->
 
 def raw_duplicates(text: str, environments: Sequence[LoadedEnvironment]) -> list[Problem]:
     """Raw directives that repeat one nginxgen generated in the same block (`gzip on` beside
-    the default compression): nginx refuses most of them twice ("is duplicate"), and those it
-    takes twice would fight what the plan decided. What nginxgen generates is read from the
-    rendered output itself, so this follows every template without a list to keep up."""
+    the default compression): nginx refuses most of them twice ("is duplicate"), and the
+    bitmasks it merges would change what the plan decided; only list directives (ADDITIVE) add.
+    What nginxgen generates is read from the rendered output itself, so this follows every
+    template without a list to keep up."""
     with_raw = [
         environment
         for environment in environments
@@ -82,7 +83,7 @@ def _duplicated(
     problems = []
     for index, text in enumerate(raw):
         name = raw_name(text)
-        if rendered[name] > given[name]:
+        if name not in ADDITIVE and rendered[name] > given[name]:
             problems.append(
                 environment.source.problem(
                     (*path, index),
