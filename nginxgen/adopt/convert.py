@@ -15,10 +15,9 @@ from typing import Any
 from nginxgen.adopt.conversion_state import Collector, HttpLevel, is_valid
 from nginxgen.adopt.site_converter import SiteConverter
 from nginxgen.adopt.sites import Finding, Grouping, Server, block_of, group, read_server, servers_of
+from nginxgen.core.versions import DEFAULT_TARGET
 from nginxgen.generation.fields import Duration
 from nginxgen.nginx.config import Directive, ParsedConfig
-
-DEFAULT_NGINX_VERSION = "1.26"
 
 
 @dataclass
@@ -54,7 +53,7 @@ def convert(config: ParsedConfig, nginx_version: str | None = None) -> Conversio
     environments: list[tuple[str, dict[str, Any]]] = []
     used_names: set[str] = set()
     static_names: dict[str, str] = {}
-    version = http.nginx_version or DEFAULT_NGINX_VERSION
+    version = http.nginx_version or DEFAULT_TARGET
     for site in grouping.sites:
         converter = SiteConverter(site, http, collector, version)
         data = converter.environment()

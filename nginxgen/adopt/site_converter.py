@@ -17,12 +17,11 @@ from nginxgen.adopt.conversion_state import (
 )
 from nginxgen.adopt.handlers import PROXY_URL, SECURITY_HEADERS, location_handler, server_handler
 from nginxgen.adopt.sites import Site, acme_root, block_of, directive_text
+from nginxgen.core.facts import ACME_WEBROOT
 from nginxgen.core.versions import UPSTREAM_RESOLVE, at_least
 from nginxgen.generation.fields import Domain, Host, Name
 from nginxgen.nginx.config import Directive
 from nginxgen.nginx.directives import check_raw_directive
-
-DEFAULT_ACME_WEBROOT = "/var/www/certbot"
 
 
 class SiteConverter:
@@ -110,7 +109,7 @@ class SiteConverter:
             )
         if webroots:
             webroot = sorted(webroots)[0]
-            if webroot != DEFAULT_ACME_WEBROOT:
+            if webroot != ACME_WEBROOT:
                 tls["acme_webroot"] = webroot
         else:
             tls["acme_webroot"] = False

@@ -24,7 +24,6 @@ from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report
 from nginxgen.core.errors import UsageError
 from nginxgen.core.facts import conf_d_name
 from nginxgen.docker.live import (
-    DEFAULT_KEEP,
     LiveLayout,
     ProbeResult,
     ProbeTarget,
@@ -311,7 +310,6 @@ def deploy(
 
 
 __all__ = [
-    "DEFAULT_KEEP",
     "ProbeResult",
     "apply",
     "deploy",

@@ -7,9 +7,16 @@ DOCKER_RESOLVER = "127.0.0.11"
 # nginx's configuration prefix in Debian's packages and the official images.
 NGINX_PREFIX = "/etc/nginx"
 CONF_D = f"{NGINX_PREFIX}/conf.d"
-# The image `check` runs when neither the command line nor nginxgen.yaml names one.
-DEFAULT_IMAGE = "nginx:stable"
 LETSENCRYPT = "/etc/letsencrypt"
+# Where certbot's webroot challenges are served from inside the proxy (compose mounts
+# ./certbot/www there), unless an environment's `tls.acme_webroot` says otherwise.
+ACME_WEBROOT = "/var/www/certbot"
+# How long nginx keeps an answer of Docker's DNS (`resolver … valid=`): how long a removed
+# container's address is still tried. nginxgen.yaml's `resolver_valid` default, and what lint
+# advises for hand-written configs.
+RESOLVER_VALID = "2s"
+# Deployed versions kept in the proxy's deployed/.nginxgen/versions (deploy --keep).
+KEPT_VERSIONS = 10
 # Docker Swarm: `tasks.<service>` resolves to the address of every running task of a service,
 # while the service name itself resolves to one virtual IP balanced by IPVS, which drops
 # connections idle for longer than IPVS's TCP timeout (900 s).
@@ -20,6 +27,12 @@ SWARM_VIP_IDLE_SECONDS = 900
 # rounded up to 8, plus an 8-byte end mark, so a longer name stops nginx from starting ("could
 # not build variables_hash"). Measured with nginx 1.22: 46 starts, 47 does not.
 MAX_VARIABLE_NAME_BYTES = 46
+
+
+def proxy_image(configured: str | None, nginx_version: str) -> str:
+    """The nginx image of the proxy: nginxgen.yaml's `check.image`, else the official image of
+    the nginx the output targets. `compose` and `stack` run it; `check` tests with it."""
+    return configured or f"nginx:{nginx_version}"
 
 
 def conf_d_name(name: str) -> str:

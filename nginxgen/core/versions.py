@@ -8,6 +8,9 @@ Version = tuple[int, ...]
 
 _VERSION = re.compile(r"[0-9]+(\.[0-9]+){0,2}")
 
+# The nginx the output targets when nginxgen.yaml does not say (`nginx_version`), and what an
+# imported config is taken for when its dump does not name its version.
+DEFAULT_TARGET = "1.26"
 # `server … resolve` in an upstream with a zone, in open-source nginx.
 UPSTREAM_RESOLVE = "1.27.3"
 # `http2 on;`; before it, the `listen … http2` parameter.

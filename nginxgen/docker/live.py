@@ -36,7 +36,6 @@ MAIN_CONFIG = f"{NGINX_PREFIX}/nginx.conf"
 VERSION_NAME = re.compile(r"(?P<stamp>\d{8}T\d{6}\.\d{3}Z)-(?P<digest>[0-9a-f]{12})\.conf")
 RELOAD_FAILURE = re.compile(r"\[(?:emerg|alert)\]")
 WORKER_TITLE = "nginx: worker process"
-DEFAULT_KEEP = 10
 
 Verdict = Literal["served", "down", "broken", "not probed"]
 

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
-from nginxgen.core.versions import UPSTREAM_RESOLVE, at_least
+from nginxgen.core.facts import RESOLVER_VALID
+from nginxgen.core.versions import DEFAULT_TARGET, UPSTREAM_RESOLVE, at_least
 from nginxgen.generation.fields import (
     Domain,
     Duration,
@@ -108,7 +109,8 @@ class CheckSettings(StrictModel):
     image: str | None = Field(
         default=None,
         min_length=1,
-        description="nginx image for `nginxgen check` [default: nginx:stable]",
+        description="nginx image of the proxy: what `compose` runs and `check` tests with "
+        "[default: nginx:<nginx_version>]",
     )
 
 
@@ -122,7 +124,7 @@ class Settings(StrictModel):
         default="environments", min_length=1, description="directory of YAML files"
     )
     resolver_valid: Seconds = Field(
-        default="2s",
+        default=RESOLVER_VALID,
         description="how long nginx uses an answer of Docker's DNS: how long a removed "
         "container's address is still tried",
     )
@@ -134,7 +136,7 @@ class Settings(StrictModel):
         description="proxy timeouts of every route {connect, read, send} [connect: 2s]",
     )
     nginx_version: NginxVersion = Field(
-        default="1.26", description="the nginx the output targets, e.g. '1.26'"
+        default=DEFAULT_TARGET, description="the nginx the output targets, e.g. '1.26'"
     )
     strategy: Strategy = Field(
         default="auto",
