@@ -7,6 +7,7 @@ builds scopes lives in `engine.py`; rationale and examples for every rule live i
 
 from __future__ import annotations
 
+from nginxgen.core.formats import Severity
 from nginxgen.lint.checks import (
     PASS_DIRECTIVES,
     check_include_not_found,
@@ -24,7 +25,7 @@ from nginxgen.lint.checks import (
     check_upstream_static_hostname,
     check_variable_set_elsewhere,
 )
-from nginxgen.lint.model import Rule, Severity
+from nginxgen.lint.model import Rule
 
 ALL_DIRECTIVES = frozenset({"*"})
 
