@@ -65,12 +65,16 @@ def _median_ms(samples: list[float]) -> str:
 
 def _call_costs(client: docker.DockerClient, name: str, runs: int) -> dict[str, str]:
     container = client.containers.get(name)
+    three = ["date +%s", "nginx -v", "test -d /etc/nginx"]
     calls: dict[str, Callable[[], object]] = {
         "exec (`true`)": lambda: container.exec_run(["true"]),
         "inspect": container.reload,
-        "read a file (archive)": lambda: b"".join(
-            container.get_archive("/etc/nginx/nginx.conf")[0]
-        ),
+        "read a file (archive)": lambda: b"".join(container.get_archive(MAIN_CONFIG)[0]),
+        # What merging exec round trips saves: the same three commands, apart and in one sh.
+        "three commands, three execs": lambda: [
+            container.exec_run(["sh", "-c", command]) for command in three
+        ],
+        "three commands, one exec": lambda: container.exec_run(["sh", "-c", "; ".join(three)]),
     }
     costs = {}
     for label, call in calls.items():
