@@ -7,6 +7,7 @@ builds scopes lives in `engine.py`; rationale and examples for every rule live i
 
 from __future__ import annotations
 
+from nginxgen.core.facts import DOCKER_RESOLVER
 from nginxgen.core.formats import Severity
 from nginxgen.lint.checks import (
     PASS_DIRECTIVES,
@@ -114,7 +115,7 @@ RULES: tuple[Rule, ...] = (
         "NGX011",
         "resolver-not-docker-dns",
         Severity.INFO,
-        "resolver other than Docker's embedded DNS 127.0.0.11 (with --docker, the default)",
+        f"resolver other than Docker's embedded DNS {DOCKER_RESOLVER} (with --docker, the default)",
         frozenset({"resolver"}),
         check_resolver_not_docker,
     ),
