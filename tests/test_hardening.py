@@ -358,4 +358,7 @@ def test_the_docker_advice_fits_the_docker_host() -> None:
     over_ssh = unreachable_advice("ssh://deploy@proxy.example.com")
     assert "Start the Docker daemon" not in over_ssh
     assert "`ssh deploy@proxy.example.com docker info`" in over_ssh
+    assert "`ssh -p 2222 deploy@127.0.0.1 docker info`" in unreachable_advice(
+        "ssh://deploy@127.0.0.1:2222"
+    )
     assert "Start the Docker daemon" in unreachable_advice("")

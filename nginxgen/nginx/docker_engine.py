@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import urllib.parse
 import tarfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
@@ -128,11 +129,13 @@ def docker_client() -> DockerClient:
 
 def unreachable_advice(host: str) -> str:
     if host.startswith("ssh://"):
+        url = urllib.parse.urlsplit(host)
+        login = f"{url.username}@{url.hostname}" if url.username else str(url.hostname)
+        port = f"-p {url.port} " if url.port else ""
         return (
             f"DOCKER_HOST is {host}: nginxgen logs in over SSH with a key (~/.ssh/config, "
             "the host in ~/.ssh/known_hosts, no password prompt) and runs `docker system "
-            "dial-stdio` there. Check that `ssh " + host.removeprefix("ssh://") + " docker info` "
-            "works as this user."
+            f"dial-stdio` there. Check that `ssh {port}{login} docker info` works as this user."
         )
     return (
         "Start the Docker daemon (or point DOCKER_HOST at one), or test with the "
