@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import io
 import os
-import urllib.parse
 import tarfile
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from types import TracebackType
