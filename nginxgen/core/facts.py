@@ -17,6 +17,10 @@ ACME_WEBROOT = "/var/www/certbot"
 RESOLVER_VALID = "2s"
 # Deployed versions kept in the proxy's deployed/.nginxgen/versions (deploy --keep).
 KEPT_VERSIONS = 10
+# Where `nginxgen compose` keeps certbot's files beside the project (mounted at LETSENCRYPT) and
+# the ACME webroot.
+CERTBOT_CONF = "./certbot/conf"
+CERTBOT_WEBROOT = "./certbot/www"
 # Docker Swarm: `tasks.<service>` resolves to the address of every running task of a service,
 # while the service name itself resolves to one virtual IP balanced by IPVS, which drops
 # connections idle for longer than IPVS's TCP timeout (900 s).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +26,9 @@ def generate_from(
     environments: list[LoadedEnvironment],
     settings: Settings,
     loading_problems: Sequence[Problem] = (),
+    pending: Collection[str] = (),
 ) -> Generated:
-    plan = build_plan(environments, settings, loading_problems)
+    plan = build_plan(environments, settings, loading_problems, pending)
     text = render(plan)
     duplicates = raw_duplicates(text, environments)
     if duplicates:
@@ -36,7 +37,8 @@ def generate_from(
     return Generated(tuple(environments), plan, text)
 
 
-def generate(directory: Path, settings: Settings) -> Generated:
-    """Validated, rendered and self-checked output for every environment file in `directory`."""
+def generate(directory: Path, settings: Settings, pending: Collection[str] = ()) -> Generated:
+    """Validated, rendered and self-checked output for every environment file in `directory`;
+    the environments named in `pending` wait for their certificate on port 80."""
     loaded, problems = read_environments(directory)
-    return generate_from(loaded, settings, problems)
+    return generate_from(loaded, settings, problems, pending)

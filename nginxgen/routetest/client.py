@@ -46,10 +46,12 @@ def send(
     headers: Sequence[tuple[str, str]] = (),
     auth: str | None = None,
     body_size: int = 0,
+    client_certificate: tuple[str, str] | None = None,
 ) -> Observed:
-    """Send `request` to 127.0.0.1 on the host port published for its port (80 or 443)."""
+    """Send `request` to 127.0.0.1 on the host port published for its port (80 or 443),
+    presenting `client_certificate` (certificate file, key file) if given."""
     try:
-        return _send(request, ports, headers, auth, body_size)
+        return _send(request, ports, headers, auth, body_size, client_certificate)
     except (OSError, http.client.HTTPException) as error:
         return Observed(error=f"no answer: {_reason(error)}")
 
@@ -60,6 +62,7 @@ def _send(
     headers: Sequence[tuple[str, str]],
     auth: str | None,
     body_size: int,
+    client_certificate: tuple[str, str] | None = None,
 ) -> Observed:
     sock = socket.create_connection((LOOPBACK, ports[request.port]), timeout=TIMEOUT_SECONDS)
     # Without it, the TLS Finished and the request wait out a delayed ACK (~40 ms) each time.
@@ -68,7 +71,8 @@ def _send(
     try:
         if request.tls:
             try:
-                sock = _tls_context().wrap_socket(sock, server_hostname=request.host)
+                context = _tls_context(client_certificate)
+                sock = context.wrap_socket(sock, server_hostname=request.host)
             except (ssl.SSLError, ConnectionError) as error:
                 return Observed(refused=f"TLS handshake rejected ({_reason(error)})")
         connection.sock = sock
@@ -102,12 +106,15 @@ def _send(
 
 
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
+def _tls_context(client_certificate: tuple[str, str] | None = None) -> ssl.SSLContext:
     # Placeholder certificates are not verified, so no CA store is loaded (that alone costs
     # tens of milliseconds per context).
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
+    if client_certificate is not None:
+        certificate, key = client_certificate
+        context.load_cert_chain(certificate, key)
     return context
 
 
