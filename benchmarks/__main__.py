@@ -1,6 +1,6 @@
 """Run every benchmark and print its figures: `python -m benchmarks` (docs/performance.md).
 
-    python -m benchmarks [--quick] [--only proxy,scale,cli,check,churn,swarm,certs]
+    python -m benchmarks [--quick] [--only proxy,scale,cli,check,churn,swarm,certs,ssh]
 
 --quick shortens the proxy rounds (1 round of 2 s), the churn scenarios (one case of 10 s each)
 and the run counts, for a smoke run.
@@ -19,6 +19,7 @@ from benchmarks import (
     cli_latency,
     generator_scale,
     proxy,
+    ssh_cost,
     swarm,
 )
 
@@ -31,6 +32,7 @@ BENCHMARKS: dict[str, tuple[Callable[[list[str]], int], list[str], list[str]]] =
     "churn": (churn.main, [], ["--duration", "10", "--cases", "empty"]),
     "swarm": (swarm.main, [], ["--updates", "1"]),
     "certs": (certificates.main, [], ["--rounds", "1"]),
+    "ssh": (ssh_cost.main, [], ["--runs", "1"]),
 }
 
 

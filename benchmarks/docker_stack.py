@@ -22,6 +22,8 @@ from docker.errors import DockerException, ImageNotFound
 from docker.models.containers import Container
 from docker.models.networks import Network
 
+from nginxgen.core.versions import reported_version
+
 LOOPBACK = "127.0.0.1"
 BACKEND_IMAGE = "nginxgen-test/backend:latest"
 BACKEND_PORT = 3000
@@ -55,10 +57,10 @@ def nginx_version(image: str) -> str:
         image, ["nginx", "-v"], remove=True, stdout=True, stderr=True, network_disabled=True
     )
     text = bytes(output).decode("utf-8", "replace")
-    marker = "nginx/"
-    if marker not in text:
+    reported = reported_version(text)
+    if reported is None:
         raise BenchmarkError(f"{image}: cannot read the nginx version from {text!r}")
-    return text.split(marker, 1)[1].split()[0]
+    return reported[1]
 
 
 def _tar(files: dict[str, bytes]) -> bytes:
@@ -103,15 +105,23 @@ class Stack:
         return self._run(f"backend-{hostname}", BACKEND_IMAGE, alias=alias, hostname=hostname)
 
     def start_nginx(
-        self, name: str, image: str, files: dict[str, str], sysctls: dict[str, str] | None = None
+        self,
+        name: str,
+        image: str,
+        files: dict[str, str],
+        sysctls: dict[str, str] | None = None,
+        volumes: dict[str, str] | None = None,
     ) -> int:
-        """nginx with `files` (name → text) in conf.d; returns the port published for 80."""
+        """nginx with `files` (name → text) in conf.d and `volumes` (host directory → container
+        directory) bound; returns the port published for 80."""
         directory = self.work / name
         directory.mkdir(parents=True)
         for file_name, text in files.items():
             (directory / file_name).write_text(text, encoding="utf-8")
         placed = {name: text.encode("utf-8") for name, text in files.items()}
-        container_name = self._run(name, image, files=placed, sysctls=sysctls, publish=True)
+        container_name = self._run(
+            name, image, files=placed, sysctls=sysctls, publish=True, volumes=volumes
+        )
         container = client().containers.get(container_name)
         binding = container.attrs["NetworkSettings"]["Ports"]["80/tcp"][0]
         if binding["HostIp"] != LOOPBACK:
@@ -166,6 +176,7 @@ class Stack:
         files: dict[str, bytes] | None = None,
         sysctls: dict[str, str] | None = None,
         publish: bool = False,
+        volumes: dict[str, str] | None = None,
     ) -> str:
         assert self._network is not None
         network = str(self._network.name)
@@ -184,6 +195,9 @@ class Stack:
             },
             ports=ports,
             sysctls=sysctls,
+            volumes={
+                source: {"bind": target, "mode": "rw"} for source, target in (volumes or {}).items()
+            },
         )
         if files:
             container.put_archive(CONF_D, _tar(files))

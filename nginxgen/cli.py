@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from nginxgen.core.facts import KEPT_VERSIONS
 from nginxgen.core.formats import (
     AnnotatedFormat,
     EngineKind,
@@ -179,7 +180,7 @@ def check(
         str | None,
         typer.Option(
             "--image",
-            help="nginx image [default: $NGINXGEN_NGINX_IMAGE, check.image, nginx:stable]",
+            help="nginx image [default: $NGINXGEN_NGINX_IMAGE, check.image, nginx:<nginx_version>]",
         ),
     ] = None,
     engine: Annotated[
@@ -335,7 +336,7 @@ def route_test(
         str | None,
         typer.Option(
             "--image",
-            help="nginx image [default: $NGINXGEN_NGINX_IMAGE, check.image, nginx:stable]",
+            help="nginx image [default: $NGINXGEN_NGINX_IMAGE, check.image, nginx:<nginx_version>]",
         ),
     ] = None,
     chaos: Annotated[
@@ -361,7 +362,7 @@ def explain(
         str | None,
         typer.Option(
             "--image",
-            help="nginx image [default: $NGINXGEN_NGINX_IMAGE, check.image, nginx:stable]",
+            help="nginx image [default: $NGINXGEN_NGINX_IMAGE, check.image, nginx:<nginx_version>]",
         ),
     ] = None,
     settings_file: SettingsOption = None,
@@ -400,7 +401,9 @@ def deploy(
         bool,
         typer.Option("--dry-run", help="Show the diff and test it in the proxy; change nothing"),
     ] = False,
-    keep: Annotated[int, typer.Option("--keep", min=1, help="Deployed versions to keep")] = 10,
+    keep: Annotated[
+        int, typer.Option("--keep", min=1, help="Deployed versions to keep")
+    ] = KEPT_VERSIONS,
     environments: EnvironmentsOption = None,
     settings_file: SettingsOption = None,
 ) -> None:

@@ -34,9 +34,9 @@ from nginxgen.commands.check import (
     version_problem,
 )
 from nginxgen.core.errors import UsageError
-from nginxgen.core.facts import DEFAULT_IMAGE
+from nginxgen.core.facts import proxy_image
 from nginxgen.core.markers import find_requirement
-from nginxgen.core.versions import parse_version
+from nginxgen.core.versions import DEFAULT_TARGET, parse_version
 from nginxgen.generation.models import CheckSettings, Settings
 from nginxgen.generation.pipeline import generate
 from nginxgen.nginx.docker_engine import DockerEngine
@@ -308,7 +308,8 @@ def test_image_option_beats_variable_beats_setting_beats_default() -> None:
     assert resolve_image("from/option:1", settings, variable) == "from/option:1"
     assert resolve_image(None, settings, variable) == "from/variable:1"
     assert resolve_image(None, settings, {}) == "from/settings:1"
-    assert resolve_image(None, Settings(), {}) == DEFAULT_IMAGE == "nginx:stable"
+    # The image compose runs: the official image of the targeted nginx.
+    assert resolve_image(None, Settings(), {}) == proxy_image(None, DEFAULT_TARGET) == "nginx:1.26"
 
 
 def test_environments_become_one_file_named_like_the_output() -> None:

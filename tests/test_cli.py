@@ -106,7 +106,7 @@ def test_render_check_fails_with_a_diff_when_the_output_is_stale(project: Path) 
     result = run("render", "--check")
 
     assert result.exit_code == 1
-    assert "--- out/nginx-ssl.conf (committed)\n+++ out/nginx-ssl.conf (rendered)\n" in (
+    assert "--- out/nginx-ssl.conf (on disk)\n+++ out/nginx-ssl.conf (rendered)\n" in (
         result.stdout
     )
     changed = [line for line in result.stdout.splitlines() if line[:1] in "+-"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import glob
 import re
 import tempfile
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,10 @@ import pytest
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
+from nginxgen.core.formats import Severity
 from nginxgen.lint.engine import LintOptions, lint_paths, lint_text
 from nginxgen.nginx import config as config_module
+from nginxgen.nginx.certificates import CertSeverity
 from nginxgen.nginx.config import (
     ConfigParseError,
     Directive,
@@ -263,3 +266,7 @@ def test_no_other_module_walks_the_tree_itself() -> None:
         if walkers.search(path.read_text()) and path.name != "config.py"
     ]
     assert found == []
+
+
+def test_certificate_findings_grade_with_the_one_severity_vocabulary() -> None:
+    assert set(typing.get_args(CertSeverity)) == {severity.value for severity in Severity}

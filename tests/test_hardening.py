@@ -21,6 +21,7 @@ from typer.testing import CliRunner, Result
 from nginxgen.cli import app
 from nginxgen.core.errors import ConfigError, Problem
 from nginxgen.generation import loader
+from nginxgen.nginx.docker_engine import unreachable_advice
 
 CASES = Path(__file__).resolve().parent / "cases"
 ERROR_CASES = sorted(path for path in (CASES / "errors").iterdir() if path.is_dir())
@@ -126,12 +127,14 @@ def test_an_environments_path_that_is_a_file(project: Path) -> None:
     [
         (
             ["shop\n", "--domain", "x.example.com", "--service", "app:3000"],
-            "nginxgen: environment name 'shop\\n': use letters, digits, '-' and '_', "
+            "nginxgen: environment name 'shop\\n' may only contain letters, digits, '-' and '_', "
             "starting with a letter or digit",
         ),
         (
             ["shop", "--domain", "x.example.com\n", "--service", "app:3000"],
-            "environments/shop.yaml:3:11: domains[0]: 'x.example.com\\n' is not a valid domain "
+            "nginxgen: environments/shop.yaml not written: --domain (domains[0]): "
+            "'x.example.com\\n' is not "
+            "a valid domain "
             "name (letters, digits and '-' in dot-separated labels, optionally starting with "
             "'*.')",
         ),
@@ -269,3 +272,93 @@ def test_validate_json_is_valid_json_for_every_error_case(
 
 
 problem_keys = ("file", "line", "column", "field", "message")
+
+
+# --- the classes of issue 20.8 and the messages of 20.9, through the CLI --------------------
+
+
+def test_new_with_a_300_character_name_is_exit_2_and_writes_nothing(project: Path) -> None:
+    name = "a" * 300
+    assert_one_error(
+        run("new", name, "--domain", "x.example.com", "--service", "app:3000"),
+        f"nginxgen: environment name {name[:20]!r}... is longer than 64 characters",
+    )
+    assert sorted(path.name for path in (project / "environments").iterdir()) == ["good.yaml"]
+
+
+def test_new_names_the_option_not_the_file_it_did_not_write(project: Path) -> None:
+    result = run("new", "shop", "--domain", "good.example.com", "--service", "app:3000")
+    assert_one_error(
+        result,
+        "nginxgen: environments/shop.yaml not written: --domain (domains[0]): domain "
+        "'good.example.com' is also served by environment 'good' (environments/good.yaml:1)",
+    )
+
+
+def test_lint_stdin_never_reads_a_host_file_it_includes(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.conf"
+    secret.write_text("this is not nginx syntax {{{\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["lint", "-"], input=f"http {{ include {secret}; }}\n")
+    assert result.exit_code == 1, result.output
+    assert "NGX010" in result.output and "not nginx syntax" not in result.output
+
+
+def test_raw_repeating_the_default_compression_is_a_located_exit_2(project: Path) -> None:
+    (project / "environments" / "good.yaml").write_text(
+        GOOD + 'raw: ["gzip on", "charset utf-8"]\n', encoding="utf-8"
+    )
+    assert_one_error(
+        run("render"),
+        "environments/good.yaml:6:7: raw[0]: gzip is generated here already (nginx refuses most "
+        "directives given twice in one block): set it through nginxgen's key for it, or turn "
+        "that feature off, instead of raw",
+    )
+    assert not (project / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "path", ["/etc/ssl/x/..", "/etc/ssl/./x.pem", "/etc/ssl//x.pem", "/etc/ssl/x/", "etc/x.pem"]
+)
+def test_a_certificate_path_in_another_spelling_is_a_located_exit_2(
+    project: Path, path: str
+) -> None:
+    (project / "environments" / "good.yaml").write_text(
+        GOOD + f"tls: {{certificate: {path!r}, certificate_key: /etc/ssl/x.key}}\n",
+        encoding="utf-8",
+    )
+    for command in (["validate"], ["check", "--engine", "local"]):
+        result = run(*command)
+        assert result.exit_code == 2, result.output
+        assert "environments/good.yaml:6:" in result.stderr and "tls.certificate" in result.stderr
+
+
+def test_a_certificate_path_that_nginx_needs_as_a_directory_is_a_located_exit_2(
+    project: Path,
+) -> None:
+    (project / "environments" / "good.yaml").write_text(
+        GOOD + "tls: {certificate: /etc/nginx, certificate_key: /etc/nginx/conf.d}\n",
+        encoding="utf-8",
+    )
+    result = run("validate")
+    assert result.exit_code == 2, result.output
+    assert "tls.certificate: '/etc/nginx' must name a file" in result.stderr
+    assert "tls.certificate_key: '/etc/nginx/conf.d' must name a file" in result.stderr
+
+
+def test_an_unknown_key_suggests_the_field_it_resembles(project: Path) -> None:
+    (project / "environments" / "good.yaml").write_text(
+        GOOD.replace("service: app}", "service: app, websockets: true}"), encoding="utf-8"
+    )
+    result = run("validate")
+    assert result.exit_code == 2
+    assert "routes[0].websockets: unknown field; did you mean `websocket`?" in result.stderr
+
+
+def test_the_docker_advice_fits_the_docker_host() -> None:
+    over_ssh = unreachable_advice("ssh://deploy@proxy.example.com")
+    assert "Start the Docker daemon" not in over_ssh
+    assert "`ssh deploy@proxy.example.com docker info`" in over_ssh
+    assert "`ssh -p 2222 deploy@127.0.0.1 docker info`" in unreachable_advice(
+        "ssh://deploy@127.0.0.1:2222"
+    )
+    assert "Start the Docker daemon" in unreachable_advice("")

@@ -78,7 +78,7 @@ def test_drift_of_a_stale_file_is_a_unified_diff(tmp_path: Path) -> None:
     assert result.exists
     assert not result.clean
     lines = result.diff.splitlines()
-    assert lines[0] == "--- out/nginx-ssl.conf (committed)"
+    assert lines[0] == "--- out/nginx-ssl.conf (on disk)"
     assert lines[1] == "+++ out/nginx-ssl.conf (rendered)"
     assert lines[2].startswith("@@")
     assert "-old" in lines

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import os
+import posixpath
+import tempfile
 import types
 import typing
 from collections.abc import Iterator
@@ -24,12 +26,16 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nginx_fixtures import require_image
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from nginxgen.core.errors import ConfigError
+from nginxgen.core.facts import MAX_VARIABLE_NAME_BYTES
+from nginxgen.generation.fields import MAX_NAME_LENGTH, FilePath
 from nginxgen.generation.loader import LoadedEnvironment, validate
 from nginxgen.generation.models import Environment, Settings
 from nginxgen.generation.pipeline import generate_from
+from nginxgen.nginx.config import load_text
+from nginxgen.nginx.directives import ADDITIVE
 from nginxgen.nginx.docker_engine import DockerEngine
 from nginxgen.nginx.runner import ConfigFile, nginx_test
 
@@ -384,3 +390,237 @@ def test_accepted_hostile_values_pass_a_real_nginx(docker_client: Any) -> None:
             if not result.ok:
                 failures[index] = result.output
     assert failures == {}
+
+
+# --- classes of hostile input beyond one field's characters (issue 20.8) -----------------------
+
+NAME_CHARACTERS = "abz09-_"
+
+
+def _names() -> st.SearchStrategy[str]:
+    """Names of every length a file system allows, of the characters names may hold."""
+    return st.builds(
+        lambda first, rest: first + rest,
+        st.sampled_from("az09"),
+        st.text(alphabet=NAME_CHARACTERS, max_size=300),
+    )
+
+
+PROPERTY_SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    derandomize=bool(os.environ.get("CI")),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+def _declared_variables(text: str) -> set[str]:
+    """Every variable the output declares: `map`/`geo` results and `set` targets."""
+    names = set()
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[0] in ("map", "geo") and words[2].startswith("$"):
+            names.add(words[2][1:])
+        if len(words) >= 2 and words[0] == "set" and words[1].startswith("$"):
+            names.add(words[1][1:])
+    return names
+
+
+@PROPERTY_SETTINGS
+@given(environment=_names(), service=_names())
+def test_names_of_any_length_are_refused_located_or_make_variables_nginx_accepts(
+    environment: str, service: str
+) -> None:
+    document = {
+        "domains": ["a.example.test"],
+        "tls": False,
+        "services": {service: {"host": "app", "port": 3000}},
+        "routes": [{"path": "/", "service": service}],
+        "maintenance": {"enabled": False, "allow": ["10.0.0.0/8"]},
+    }
+    settings_model = Settings.model_validate({"nginx_version": "1.26"})
+    try:
+        model, source = validate(Environment, yaml.safe_dump(document), f"{environment}.yaml")
+        text = generate_from([LoadedEnvironment(environment, model, source)], settings_model).text
+    except ConfigError as error:
+        assert error.problems and all(problem.line >= 1 for problem in error.problems)
+        return
+    assert len(environment) <= MAX_NAME_LENGTH and len(service) <= MAX_NAME_LENGTH
+    for variable in _declared_variables(text):
+        assert len(variable) <= MAX_VARIABLE_NAME_BYTES, variable
+
+
+def test_the_variable_limit_is_reached_by_a_long_name() -> None:
+    # The property above could pass by never meeting the limit: a name that crosses it fails.
+    document = {
+        "domains": ["a.example.test"],
+        "tls": False,
+        "services": {"s" * 40: {"host": "app", "port": 3000}},
+        "routes": [{"path": "/", "service": "s" * 40}],
+    }
+    model, source = validate(Environment, yaml.safe_dump(document), "shop.yaml")
+    with pytest.raises(ConfigError, match="variables_hash_bucket_size"):
+        generate_from([LoadedEnvironment("shop", model, source)], Settings())
+
+
+# Files on this machine an include could name, in every spelling: absolute, relative, climbing,
+# globbed.
+HOST_FILES = [
+    "/etc/passwd",
+    "/etc/hostname",
+    "/etc/*",
+    "/etc/*.conf",
+    "/proc/self/environ",
+    "../../../../etc/passwd",
+    "passwd",
+    "*",
+    "mime.types",
+    str(Path(__file__).resolve()),
+    str(Path(__file__).resolve().parent / "*.py"),
+]
+
+
+@PROPERTY_SETTINGS
+@given(
+    includes=st.lists(st.sampled_from(HOST_FILES), min_size=1, max_size=4),
+    as_dump=st.booleans(),
+    in_http=st.booleans(),
+)
+def test_a_dump_reads_only_its_own_files(includes: list[str], as_dump: bool, in_http: bool) -> None:
+    body = "".join(f"include {include};\n" for include in includes)
+    main = f"http {{\n{body}}}\n" if in_http else body
+    text = main
+    own = {"<stdin>"}
+    if as_dump:
+        text = (
+            "# configuration file /etc/nginx/nginx.conf:\n"
+            + main
+            + "\n# configuration file /etc/nginx/conf.d/a.conf:\nserver { listen 80; }\n"
+        )
+        own = {"/etc/nginx/nginx.conf", "/etc/nginx/conf.d/a.conf"}
+    parsed = load_text(text, "<stdin>", dump=True)
+    assert set(parsed.files) <= own, parsed.files
+
+
+def _generated_simple_directives() -> list[tuple[str, tuple[str, ...]]]:
+    """(context, words) of every simple directive the base environment's proxy server and its
+    first proxied location carry, as rendered: what nginxgen generates there, by construction.
+    Words nginx reads quoted cannot be one plain raw line and are left out."""
+    text = render(Slot(Environment, ()), BASE_ENVIRONMENT)
+    with tempfile.TemporaryDirectory(prefix="nginxgen-properties-") as directory:
+        path = Path(directory) / "nginx.conf"
+        path.write_text(text, encoding="utf-8")
+        payload = crossplane.parse(
+            str(path), single=True, check_ctx=False, check_args=False, comments=False
+        )
+    path = BASE_ENVIRONMENT["routes"][PROXIED_ROUTE]["path"]
+    servers = [d for d in payload["config"][0]["parsed"] if d["directive"] == "server"]
+    server, location = next(
+        (server, directive)
+        for server in servers
+        for directive in server["block"]
+        if directive["directive"] == "location"
+        and directive["args"] == [path]
+        and any(inner["directive"] == "proxy_pass" for inner in directive["block"])
+    )
+    found = []
+    for context, block in (("server", server["block"]), ("location", location["block"])):
+        for directive in block:
+            words = (directive["directive"], *directive["args"])
+            plain = all(word and not set(word) & set(" \"'{};\\") for word in words)
+            given = " ".join(words) in BASE_ENVIRONMENT.get("raw", []) + BASE_ENVIRONMENT["routes"][
+                PROXIED_ROUTE
+            ].get("raw", [])
+            additive = directive["directive"] in ADDITIVE
+            if "block" not in directive and plain and not given and not additive:
+                found.append((context, words))
+    return list(dict.fromkeys(found))
+
+
+# A prefix route to a service: its location is `location PATH`.
+PROXIED_ROUTE = next(
+    index
+    for index, route in enumerate(BASE_ENVIRONMENT["routes"])
+    if route.get("service") and route.get("match", "prefix") == "prefix"
+)
+GENERATED = _generated_simple_directives()
+
+
+@pytest.mark.parametrize(("context", "words"), GENERATED, ids=[" ".join(w) for _, w in GENERATED])
+def test_a_raw_directive_repeating_a_generated_one_is_refused_located(
+    context: str, words: tuple[str, ...]
+) -> None:
+    document = copy.deepcopy(BASE_ENVIRONMENT)
+    raw = " ".join(words)
+    if context == "server":
+        document["raw"] = [raw]
+        field = "raw[0]"
+    else:
+        document["routes"][PROXIED_ROUTE]["raw"] = [raw]
+        field = f"routes[{PROXIED_ROUTE}].raw[0]"
+    with pytest.raises(ConfigError) as refused:
+        render(Slot(Environment, ()), document)
+    # At the item, or at the list for what the raw check itself refuses (listen, set...).
+    fields = {field, field.rsplit("[", 1)[0]}
+    assert any(problem.field in fields for problem in refused.value.problems), str(refused.value)
+
+
+SEGMENTS = ["", ".", "..", "a", "b.pem", "\x00", " "]
+
+
+@PROPERTY_SETTINGS
+@given(
+    parts=st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=5),
+    absolute=st.booleans(),
+)
+def test_a_file_path_is_one_plain_absolute_spelling_or_refused(
+    parts: list[str], absolute: bool
+) -> None:
+    value = ("/" if absolute else "") + "/".join(parts)
+    try:
+        accepted = FILE_PATH.validate_python(value)
+    except ValidationError:
+        return
+    assert accepted == value
+    assert value.startswith("/") and posixpath.normpath(value) == value
+    assert "\x00" not in value
+
+
+FILE_PATH: TypeAdapter[str] = TypeAdapter(FilePath)
+
+
+# One line of each ADDITIVE directive, in a block where nginx takes it.
+ADDITIVE_SAMPLES = {
+    "access_log": ("server", "access_log /var/log/nginx/a.log"),
+    "add_header": ("server", "add_header X-A b"),
+    "add_trailer": ("location", "add_trailer X-A b"),
+    "allow": ("server", "allow 10.0.0.0/8"),
+    "auth_request_set": ("location", "auth_request_set $nginxgen_a $upstream_http_a"),
+    "deny": ("server", "deny all"),
+    "error_page": ("server", "error_page 502 /x"),
+    "proxy_hide_header": ("location", "proxy_hide_header X-A"),
+    "proxy_pass_header": ("location", "proxy_pass_header X-A"),
+    "proxy_set_header": ("location", "proxy_set_header X-A b"),
+    "rewrite": ("location", "rewrite ^/a$ /b"),
+    "ssl_conf_command": ("server", "ssl_conf_command Options -SessionTicket"),
+}
+
+
+def test_every_additive_directive_has_a_sample() -> None:
+    assert set(ADDITIVE_SAMPLES) == ADDITIVE
+
+
+@pytest.mark.nginx
+def test_nginx_takes_every_additive_directive_twice_in_one_block(docker_client: Any) -> None:
+    image = require_image(docker_client, "nginxgen-test/nginx:sid")
+    refused = {}
+    with DockerEngine(image, pull=False) as engine:
+        for name, (context, line) in ADDITIVE_SAMPLES.items():
+            inner = f"{line};\n{line};\n"
+            block = inner if context == "server" else f"location / {{\n{inner}}}\n"
+            text = f"server {{\nlisten 8080;\n{block}}}\n"
+            result = nginx_test([ConfigFile("nginx-ssl.conf", text)], engine)
+            if not result.ok:
+                refused[name] = result.output
+    assert refused == {}

@@ -26,13 +26,12 @@ from nginxgen.adopt.sites import (
     servers_of,
 )
 from nginxgen.core.facts import CONF_D
+from nginxgen.core.versions import DEFAULT_TARGET
 from nginxgen.generation.fields import Duration, HeaderName, Network
 from nginxgen.nginx.config import Directive, ParsedConfig
 from nginxgen.nginx.directives import check_raw_directive
 
 REAL_IP_DIRECTIVES = frozenset({"set_real_ip_from", "real_ip_header", "real_ip_recursive"})
-
-DEFAULT_NGINX_VERSION = "1.26"
 
 
 @dataclass
@@ -68,7 +67,7 @@ def convert(config: ParsedConfig, nginx_version: str | None = None) -> Conversio
     environments: list[tuple[str, dict[str, Any]]] = []
     used_names: set[str] = set()
     static_names: dict[str, str] = {}
-    version = http.nginx_version or DEFAULT_NGINX_VERSION
+    version = http.nginx_version or DEFAULT_TARGET
     for site in grouping.sites:
         converter = SiteConverter(site, http, collector, version)
         data = converter.environment()

@@ -17,10 +17,9 @@ from nginxgen.adopt.handlers import (
 )
 from nginxgen.adopt.services import Services
 from nginxgen.adopt.sites import PLACEHOLDER_NAMES, Site, acme_root, block_of
+from nginxgen.core.facts import ACME_WEBROOT
 from nginxgen.generation.fields import Domain
 from nginxgen.nginx.config import Directive
-
-DEFAULT_ACME_WEBROOT = "/var/www/certbot"
 
 
 class SiteConverter:
@@ -140,7 +139,7 @@ class SiteConverter:
             )
         if webroots:
             webroot = sorted(webroots)[0]
-            if webroot != DEFAULT_ACME_WEBROOT:
+            if webroot != ACME_WEBROOT:
                 tls["acme_webroot"] = webroot
         else:
             tls["acme_webroot"] = False

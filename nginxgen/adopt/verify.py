@@ -23,7 +23,8 @@ from typing import Any
 from nginxgen.adopt.compare import ANY_NAME, view
 from nginxgen.adopt.inputs import placeholder_inputs
 from nginxgen.core.errors import UsageError
-from nginxgen.core.facts import CONF_D, DEFAULT_IMAGE, UNKNOWN_NAME
+from nginxgen.core.facts import CONF_D, UNKNOWN_NAME, proxy_image
+from nginxgen.core.versions import DEFAULT_TARGET
 from nginxgen.nginx.config import ParsedConfig
 from nginxgen.nginx.docker_engine import docker_client, ensure_image, tar_of
 from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
@@ -193,7 +194,7 @@ def original_files(config: ParsedConfig, texts: Mapping[str, str]) -> dict[str, 
 def verify_import(
     config: ParsedConfig, texts: Mapping[str, str], rendered: str, image: str | None
 ) -> Verification:
-    chosen = image or DEFAULT_IMAGE
+    chosen = image or proxy_image(None, DEFAULT_TARGET)
     originals = original_files(config, texts)
     client = docker_client()
     ensure_image(client, chosen, pull=True)

@@ -15,7 +15,7 @@ from typing import Any
 from nginxgen.commands.project import open_project
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report, json_report, lines
 from nginxgen.core.errors import UsageError
-from nginxgen.core.facts import DEFAULT_IMAGE, conf_d_name
+from nginxgen.core.facts import conf_d_name, proxy_image
 from nginxgen.core.formats import EngineKind, OutputFormat
 from nginxgen.core.markers import find_requirement
 from nginxgen.core.versions import at_least
@@ -31,7 +31,11 @@ def resolve_image(
     option: str | None, settings: Settings, environ: Mapping[str, str] = os.environ
 ) -> str:
     """The image to test with: `--image`, else $NGINXGEN_NGINX_IMAGE, else settings, else stable."""
-    return option or environ.get(IMAGE_VARIABLE) or settings.check.image or DEFAULT_IMAGE
+    return (
+        option
+        or environ.get(IMAGE_VARIABLE)
+        or proxy_image(settings.check.image, settings.nginx_version)
+    )
 
 
 def make_engine(kind: EngineKind, image: str, nginx_binary: str = "nginx") -> Engine:

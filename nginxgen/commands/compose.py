@@ -18,7 +18,7 @@ import yaml
 from nginxgen.commands.project import open_project, plan_project
 from nginxgen.commands.result import Report
 from nginxgen.core.errors import UsageError
-from nginxgen.core.facts import CERTBOT_CONF, CERTBOT_WEBROOT, CONF_D, LETSENCRYPT
+from nginxgen.core.facts import CERTBOT_CONF, CERTBOT_WEBROOT, CONF_D, LETSENCRYPT, proxy_image
 from nginxgen.generation.metrics_outputs import METRICS_HEADER, metrics_services, mtail_program
 from nginxgen.generation.models import Settings
 from nginxgen.generation.plan_types import EnvironmentPlan, Plan
@@ -68,10 +68,6 @@ def htpasswd_files(environment: EnvironmentPlan) -> list[str]:
     return sorted({access.htpasswd for access in accesses if access and access.htpasswd})
 
 
-def proxy_image(settings: Settings) -> str:
-    return settings.check.image or f"nginx:{settings.nginx_version}"
-
-
 def numbered_sources(base: str, targets: list[str]) -> list[tuple[str, str]]:
     """The first target gets `base`, the others `base` + their own path, so none collide."""
     return [
@@ -101,7 +97,7 @@ def compose_document(plan: Plan, settings: Settings, service: str = "nginx") -> 
         for source, target in numbered_sources(HTPASSWD, htpasswd_directories)
     ]
     proxy: dict[str, Any] = {
-        "image": proxy_image(settings),
+        "image": proxy_image(settings.check.image, settings.nginx_version),
         "ports": _ports(plan, https),
         "volumes": volumes,
         "networks": ["default", PROXY_NETWORK],

@@ -28,7 +28,6 @@ from nginxgen.docker.acme import Certbot
 from nginxgen.docker.deploy_record import record_deploy
 from nginxgen.docker.issuance import deploy_with_certificates, missing_orders
 from nginxgen.docker.live import (
-    DEFAULT_KEEP,
     LiveLayout,
     ProbeResult,
     ProbeTarget,
@@ -389,7 +388,6 @@ def deploy(
 
 
 __all__ = [
-    "DEFAULT_KEEP",
     "ProbeResult",
     "apply",
     "deploy",

@@ -10,7 +10,6 @@ existing file). Exit codes: 0 everything converted and the comparison found no d
 from __future__ import annotations
 
 import dataclasses
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,14 +22,13 @@ from nginxgen.adopt.write import OutputFile, environment_file, existing, setting
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report, json_report
 from nginxgen.core.errors import ConfigError, InvariantViolation, UsageError
 from nginxgen.core.formats import OutputFormat
+from nginxgen.core.versions import reported_version
 from nginxgen.generation.loader import LoadedEnvironment, validate
 from nginxgen.generation.models import Environment, Settings
 from nginxgen.generation.pipeline import generate_from
 from nginxgen.nginx.config import ParsedConfig, load_path, load_text, read_stdin, split_dump
 
 STDIN_NAME = "<stdin>"
-# `nginx -v -T 2>&1` (or `nginx -V -T`) starts the dump with the version.
-VERSION_LINE = re.compile(r"^nginx version: nginx/(?P<version>[0-9]+\.[0-9]+(\.[0-9]+)?)", re.M)
 KINDS = (
     ("not converted", "not converted"),
     ("raw", "kept as raw directives"),
@@ -82,12 +80,13 @@ def read_config(
     given = dict(variables or {})
     if path == "-":
         text = _substituted(read_stdin(stdin or sys.stdin), STDIN_NAME, given)
-        version = VERSION_LINE.search(text)
+        # `nginx -v -T 2>&1` (or `nginx -V -T`) starts the dump with the version.
+        version = reported_version(text)
         sections = dict(split_dump(text)) or {STDIN_NAME: text}
         return Input(
             load_text(text, STDIN_NAME, dump=True),
             sections,
-            version["version"] if version else None,
+            version[1] if version else None,
         )
     file = Path(path)
     if file.is_file():

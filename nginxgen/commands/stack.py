@@ -32,13 +32,12 @@ from nginxgen.commands.compose import (
     HTPASSWD,
     htpasswd_files,
     numbered_sources,
-    proxy_image,
     uses_variable,
 )
 from nginxgen.commands.project import open_project, plan_project
 from nginxgen.commands.result import Report
 from nginxgen.core.errors import UsageError
-from nginxgen.core.facts import CERTBOT_CONF, CERTBOT_WEBROOT, CONF_D, LETSENCRYPT
+from nginxgen.core.facts import CERTBOT_CONF, CERTBOT_WEBROOT, CONF_D, LETSENCRYPT, proxy_image
 from nginxgen.generation.models import Settings
 from nginxgen.generation.plan_types import Plan
 
@@ -98,7 +97,7 @@ def stack_document(
             for source, target in sources
         ]
     proxy: dict[str, Any] = {
-        "image": image or proxy_image(settings),
+        "image": image or proxy_image(settings.check.image, settings.nginx_version),
         "networks": [network],
         "ports": ports,
         "volumes": volumes,

@@ -7,9 +7,16 @@ DOCKER_RESOLVER = "127.0.0.11"
 # nginx's configuration prefix in Debian's packages and the official images.
 NGINX_PREFIX = "/etc/nginx"
 CONF_D = f"{NGINX_PREFIX}/conf.d"
-# The image `check` runs when neither the command line nor nginxgen.yaml names one.
-DEFAULT_IMAGE = "nginx:stable"
 LETSENCRYPT = "/etc/letsencrypt"
+# Where certbot's webroot challenges are served from inside the proxy (compose mounts
+# ./certbot/www there), unless an environment's `tls.acme_webroot` says otherwise.
+ACME_WEBROOT = "/var/www/certbot"
+# How long nginx keeps an answer of Docker's DNS (`resolver … valid=`): how long a removed
+# container's address is still tried. nginxgen.yaml's `resolver_valid` default, and what lint
+# advises for hand-written configs.
+RESOLVER_VALID = "2s"
+# Deployed versions kept in the proxy's deployed/.nginxgen/versions (deploy --keep).
+KEPT_VERSIONS = 10
 # Where `nginxgen compose` keeps certbot's files beside the project (mounted at LETSENCRYPT) and
 # the ACME webroot.
 CERTBOT_CONF = "./certbot/conf"
@@ -22,6 +29,18 @@ SWARM_VIP_IDLE_SECONDS = 900
 # A Host no environment serves (`.invalid` is reserved, RFC 2606): what route tests and probes
 # send to see the default server, or a catch-all environment, answer.
 UNKNOWN_NAME = "unknown-host.nginxgen.invalid"
+
+# nginx keeps every declared variable in a hash whose buckets are `variables_hash_bucket_size`
+# bytes (default: the CPU's cache line, 64 on x86-64 and arm64); a name takes 8 + its length + 2
+# rounded up to 8, plus an 8-byte end mark, so a longer name stops nginx from starting ("could
+# not build variables_hash"). Measured with nginx 1.22: 46 starts, 47 does not.
+MAX_VARIABLE_NAME_BYTES = 46
+
+
+def proxy_image(configured: str | None, nginx_version: str) -> str:
+    """The nginx image of the proxy: nginxgen.yaml's `check.image`, else the official image of
+    the nginx the output targets. `compose` and `stack` run it; `check` tests with it."""
+    return configured or f"nginx:{nginx_version}"
 
 
 def conf_d_name(name: str) -> str:

@@ -29,6 +29,14 @@ class AnnotatedFormat(StrEnum):
     github = "github"
 
 
+class Severity(StrEnum):
+    """How bad a finding is, in every report that grades its findings (lint, certificates)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
 class EngineKind(StrEnum):
     """Where `nginx -t` runs: a throwaway Docker container, or the host's own binary."""
 

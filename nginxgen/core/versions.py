@@ -8,6 +8,9 @@ Version = tuple[int, ...]
 
 _VERSION = re.compile(r"[0-9]+(\.[0-9]+){0,2}")
 
+# The nginx the output targets when nginxgen.yaml does not say (`nginx_version`), and what an
+# imported config is taken for when its dump does not name its version.
+DEFAULT_TARGET = "1.26"
 # `server … resolve` in an upstream with a zone, in open-source nginx.
 UPSTREAM_RESOLVE = "1.27.3"
 # `http2 on;`; before it, the `listen … http2` parameter.
@@ -20,6 +23,19 @@ HTTP3 = "1.25.0"
 ADD_HEADER_INHERIT = "1.29.3"
 # ssl_protocols chosen after SNI, per server.
 PER_SERVER_PROTOCOLS = "1.29.2"
+
+
+# nginx's version line, first in the output of `nginx -v`, `-V` and `-v -T`:
+# `nginx version: nginx/1.26.3` (a build may add words after it, e.g. ` (Ubuntu)`).
+_VERSION_LINE = re.compile(
+    r"^nginx version: (?P<build>[^/\s]+/(?P<version>[0-9]+(\.[0-9]+){1,2}))", re.MULTILINE
+)
+
+
+def reported_version(output: str) -> tuple[str, str] | None:
+    """(`nginx/1.26.3`, `1.26.3`) from output holding nginx's version line, or None."""
+    match = _VERSION_LINE.search(output)
+    return (match["build"], match["version"]) if match else None
 
 
 def parse_version(text: str) -> Version:

@@ -26,6 +26,7 @@ from typing import Literal
 
 from nginxgen.core.facts import CONF_D, NGINX_PREFIX
 from nginxgen.docker.proxy import Mount
+from nginxgen.nginx.config import ConfigParseError, dump_sections
 
 STATE_DIRECTORY = ".nginxgen"
 # The test copy of the main config sits beside the real one: nginx resolves relative includes
@@ -33,10 +34,8 @@ STATE_DIRECTORY = ".nginxgen"
 TEST_MAIN_CONFIG = f"{NGINX_PREFIX}/.nginxgen-deploy-test.conf"
 MAIN_CONFIG = f"{NGINX_PREFIX}/nginx.conf"
 VERSION_NAME = re.compile(r"(?P<stamp>\d{8}T\d{6}\.\d{3}Z)-(?P<digest>[0-9a-f]{12})\.conf")
-DUMP_HEADER = re.compile(r"^# configuration file (?P<path>.+):$")
 RELOAD_FAILURE = re.compile(r"\[(?:emerg|alert)\]")
 WORKER_TITLE = "nginx: worker process"
-DEFAULT_KEEP = 10
 
 Verdict = Literal["served", "down", "broken", "not probed"]
 
@@ -241,17 +240,13 @@ def rollback_target(names: Iterable[str], live_text: str | None, wanted: str | N
 
 
 def dumped_files(dump: str) -> dict[str, str]:
-    """`nginx -T`'s stdout as path → content of each file nginx loaded."""
-    files: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in dump.splitlines():
-        header = DUMP_HEADER.match(line)
-        if header:
-            current = files.setdefault(header["path"], [])
-            continue
-        if current is not None:
-            current.append(line)
-    return {path: "\n".join(lines).strip("\n") for path, lines in files.items()}
+    """`nginx -T`'s stdout as path → content of each file nginx loaded (the dump format is read
+    in one place, `nginx/config.py`); nothing when its markers cannot be read."""
+    try:
+        sections = dump_sections(dump, "nginx -T")
+    except ConfigParseError:
+        return {}
+    return {str(section.path): section.content.strip("\n") for section in sections}
 
 
 def dump_holds(dump: str, path: str, text: str) -> bool:

@@ -185,6 +185,8 @@ class ProxyContainer:
 
 
 def connect() -> DockerClient:
+    """The one client of a command: over ssh:// every call shares its SSH connection, so a
+    command connects once and hands this client to everything it does."""
     client: DockerClient = docker_client()
     return client
 

@@ -138,10 +138,19 @@ MAX_FILE_NAME_BYTES = 255
 
 
 def _check_file_path(value: str) -> str:
+    """One spelling per file: absolute, no `.` or `..` segment, no empty one (`//`, a trailing
+    `/`). Every later reader (placeholder certificates, `check`, `certs`, deploy's checks in the
+    proxy) then takes the path as a file without normalising it again."""
     if not value.startswith("/"):
         raise ValueError(f"{value!r} must be an absolute path")
     _check_path(value)
-    if any(len(part.encode("utf-8")) > MAX_FILE_NAME_BYTES for part in value.split("/")):
+    parts = value.split("/")[1:]
+    if value != "/" and any(part in ("", ".", "..") for part in parts):
+        raise ValueError(
+            f"{value!r} must be a plain absolute path: no '.' or '..' segment, no '//' and no "
+            "trailing '/'"
+        )
+    if any(len(part.encode("utf-8")) > MAX_FILE_NAME_BYTES for part in parts):
         raise ValueError(f"has a file or directory name longer than {MAX_FILE_NAME_BYTES} bytes")
     return value
 
@@ -182,7 +191,27 @@ PATTERN_MEANINGS = {
     MESSAGE_PATTERN: "a message without quotes, '\\', '$', '<', '>', '&' or control characters",
 }
 
-Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=64)]
+# Names become file names (environments) and parts of nginx variable names, so they are short;
+# the variables they make are bounded again as a whole (rules.py, MAX_VARIABLE_NAME_BYTES).
+MAX_NAME_LENGTH = 64
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
+
+
+def environment_name_problem(name: str, origin: str = "") -> str | None:
+    """What is wrong with `name` as an environment's name (its file name), or None; `origin`
+    says where the name came from, e.g. " (the file name)"."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        return (
+            f"environment name {name!r}{origin} may only contain letters, digits, '-' and '_', "
+            "starting with a letter or digit"
+        )
+    if len(name) > MAX_NAME_LENGTH:
+        return (
+            f"environment name {name[:20]!r}...{origin} is longer than {MAX_NAME_LENGTH} characters"
+        )
+    return None
+
+
 Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]
 Seconds = Annotated[str, StringConstraints(pattern=SECONDS_PATTERN)]
 NginxVersion = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]

@@ -10,9 +10,12 @@ blocks a read) before its text reaches the parser.
 
 from __future__ import annotations
 
+import difflib
 import errno
 import os
 import stat
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -77,7 +80,9 @@ def _message(error: dict[str, Any]) -> str:
     return message
 
 
-def _validation_problems(error: ValidationError, source: SourceMap) -> list[Problem]:
+def _validation_problems(
+    error: ValidationError, source: SourceMap, model: type[BaseModel]
+) -> list[Problem]:
     problems = []
     for item in error.errors():
         path = tuple(part for part in item["loc"] if isinstance(part, str | int))
@@ -85,8 +90,57 @@ def _validation_problems(error: ValidationError, source: SourceMap) -> list[Prob
         if path and path[-1] == "[key]":
             path = path[:-1]
         unknown = item["type"] == "extra_forbidden"
-        problems.append(source.problem(path, _message(dict(item)), at_key=unknown))
+        message = _message(dict(item))
+        if unknown and path and isinstance(path[-1], str):
+            message += _did_you_mean(path[-1], _fields_at(model, path[:-1]))
+        problems.append(source.problem(path, message, at_key=unknown))
     return problems
+
+
+def _did_you_mean(key: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.7)
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
+def _fields_at(model: type[BaseModel], path: tuple[str | int, ...]) -> set[str]:
+    """The field names of the model(s) that `path` leads to inside `model` (through optional
+    values, lists and mappings), for suggestions."""
+    types: list[Any] = [model]
+    for part in path:
+        types = [inner for kind in types for inner in _step(kind, part)]
+    return {name for kind in types for found in _models(kind) for name in found.model_fields}
+
+
+def _step(kind: Any, part: str | int) -> list[Any]:
+    found = []
+    for candidate in _unwrapped(kind):
+        origin, arguments = typing.get_origin(candidate), typing.get_args(candidate)
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            field = candidate.model_fields.get(str(part))
+            if field is not None:
+                found.append(field.annotation)
+        elif origin in (list, tuple) and isinstance(part, int) and arguments:
+            found.append(arguments[0])
+        elif origin is dict and len(arguments) == 2:
+            found.append(arguments[1])
+    return found
+
+
+def _unwrapped(kind: Any) -> list[Any]:
+    """`Annotated[X, ...]` → X; `X | Y | None` → X, Y."""
+    if typing.get_origin(kind) is typing.Annotated:
+        return _unwrapped(typing.get_args(kind)[0])
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        return [inner for argument in typing.get_args(kind) for inner in _unwrapped(argument)]
+    return [kind]
+
+
+def _models(kind: Any) -> list[type[BaseModel]]:
+    return [
+        candidate
+        for candidate in _unwrapped(kind)
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel)
+    ]
 
 
 def validate(model: type[ModelT], text: str, file: str) -> tuple[ModelT, SourceMap]:
@@ -101,7 +155,7 @@ def validate(model: type[ModelT], text: str, file: str) -> tuple[ModelT, SourceM
     try:
         return model.model_validate(data), source
     except ValidationError as error:
-        raise ConfigError(_validation_problems(error, source)) from None
+        raise ConfigError(_validation_problems(error, source, model)) from None
 
 
 def display_path(path: Path) -> str:

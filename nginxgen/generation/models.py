@@ -16,7 +16,8 @@ from pydantic import (
     model_validator,
 )
 
-from nginxgen.core.versions import UPSTREAM_RESOLVE, at_least
+from nginxgen.core.facts import RESOLVER_VALID
+from nginxgen.core.versions import DEFAULT_TARGET, UPSTREAM_RESOLVE, at_least
 from nginxgen.generation.fields import (
     EMAIL_PATTERN,
     IMAGE_PATTERN,
@@ -129,7 +130,8 @@ class CheckSettings(StrictModel):
     image: str | None = Field(
         default=None,
         min_length=1,
-        description="nginx image for `nginxgen check` [default: nginx:stable]",
+        description="nginx image of the proxy: what `compose` runs and `check` tests with "
+        "[default: nginx:<nginx_version>]",
     )
 
 
@@ -214,7 +216,7 @@ class Settings(StrictModel):
         default="environments", min_length=1, description="directory of YAML files"
     )
     resolver_valid: Seconds = Field(
-        default="2s",
+        default=RESOLVER_VALID,
         description="how long nginx uses an answer of Docker's DNS: how long a removed "
         "container's address is still tried",
     )
@@ -226,7 +228,7 @@ class Settings(StrictModel):
         description="proxy timeouts of every route {connect, read, send} [connect: 2s]",
     )
     nginx_version: NginxVersion = Field(
-        default="1.26", description="the nginx the output targets, e.g. '1.26'"
+        default=DEFAULT_TARGET, description="the nginx the output targets, e.g. '1.26'"
     )
     strategy: Strategy = Field(
         default="auto",

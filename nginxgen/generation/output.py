@@ -1,4 +1,4 @@
-"""Writing output atomically, and comparing it with what is committed (the drift check).
+"""Writing output atomically, and comparing it with the file on disk (the drift check).
 
 The new text goes to an anonymous file (`O_TMPFILE`) that gets a name only once it is complete,
 and that name only for the instant before it replaces the output: a render killed at any point
@@ -166,7 +166,7 @@ def drift(path: Path, expected: str, display: str) -> Drift:
     lines = difflib.unified_diff(
         current.splitlines(keepends=True),
         expected.splitlines(keepends=True),
-        fromfile=f"{display} (committed)",
+        fromfile=f"{display} (on disk)",
         tofile=f"{display} (rendered)",
     )
     diff = "".join(lines)

@@ -6,13 +6,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nginxgen.core.errors import Problem
+from nginxgen.core.errors import ConfigError, Problem
 from nginxgen.generation.loader import LoadedEnvironment, read_environments
 from nginxgen.generation.models import Settings
 from nginxgen.generation.plan import build_plan
 from nginxgen.generation.plan_types import Plan
 from nginxgen.generation.render import render
-from nginxgen.generation.selfcheck import check_output
+from nginxgen.generation.selfcheck import check_output, raw_duplicates
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,9 @@ def generate_from(
 ) -> Generated:
     plan = build_plan(environments, settings, loading_problems, pending)
     text = render(plan)
+    duplicates = raw_duplicates(text, environments)
+    if duplicates:
+        raise ConfigError(duplicates)
     check_output(text, settings.nginx_version)
     return Generated(tuple(environments), plan, text)
 

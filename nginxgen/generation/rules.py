@@ -7,13 +7,13 @@ yields located problems. Rules across environments (distinct variables, unique d
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import PurePosixPath
 
 from nginxgen.core.errors import Problem
-from nginxgen.core.facts import SWARM_TASKS_PREFIX
+from nginxgen.core.facts import CONF_D, MAX_VARIABLE_NAME_BYTES, SWARM_TASKS_PREFIX
 from nginxgen.core.versions import HTTP3, UPSTREAM_RESOLVE, at_least
-from nginxgen.generation.fields import NAME_PATTERN
+from nginxgen.generation.fields import environment_name_problem
 from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.models import (
     Settings,
@@ -21,19 +21,62 @@ from nginxgen.generation.models import (
     effective_strategy,
     strategy_problem,
 )
-from nginxgen.generation.naming import variable_part
+from nginxgen.generation.naming import (
+    upstream_variable,
+    variable_part,
+)
+from nginxgen.generation.plan_features import auth_plan, cors_plan, maintenance_plan
+from nginxgen.generation.plan_types import AuthPlan
+from nginxgen.generation.yaml_source import FieldPath
 
 EnvironmentRule = Callable[[LoadedEnvironment, Settings], Iterator[Problem]]
 
 
 def environment_name(environment: LoadedEnvironment, settings: Settings) -> Iterator[Problem]:
     """The file name becomes the environment's name and part of nginx variable names."""
-    if not re.fullmatch(NAME_PATTERN, environment.name):
-        yield environment.source.problem(
-            (),
-            f"environment name {environment.name!r} (the file name) may only contain "
-            "letters, digits, '-' and '_', starting with a letter or digit",
-        )
+    problem = environment_name_problem(environment.name, " (the file name)")
+    if problem:
+        yield environment.source.problem((), problem)
+
+
+def _variables(environment: LoadedEnvironment) -> Iterator[tuple[FieldPath, str]]:
+    """Every nginx variable the environment declares, as the plan names it, at the key whose
+    name it carries."""
+    model, name = environment.model, environment.name
+    maintenance = maintenance_plan(environment, merge=False)
+    if maintenance and maintenance.variable:
+        yield (), maintenance.variable
+    for service in model.services:
+        yield ("services", service), upstream_variable(name, service)
+    server_auth = auth_plan(name, "server", model.auth) if model.auth else None
+    auths: list[tuple[FieldPath, AuthPlan | None]] = [(("auth",), server_auth)]
+    for index, route in enumerate(model.routes):
+        cors = cors_plan(name, route, index)
+        if cors and cors.variable:
+            yield (), cors.variable
+        auth = auth_plan(name, f"route{index}", route.auth) if route.auth else None
+        auths.append((("routes", index, "auth"), auth))
+    for path, auth in auths:
+        if auth is None:
+            continue
+        yield (), auth.variable
+        for index, (variable, _) in enumerate(auth.copied):
+            yield (*path, "headers", index), variable
+
+
+def variable_names_fit(environment: LoadedEnvironment, settings: Settings) -> Iterator[Problem]:
+    """A variable name longer than nginx's hash bucket holds stops nginx from starting."""
+    reported: set[FieldPath] = set()
+    for path, variable in _variables(environment):
+        size = len(variable.encode("utf-8"))
+        if size > MAX_VARIABLE_NAME_BYTES and path not in reported:
+            reported.add(path)
+            yield environment.source.problem(
+                path,
+                f"makes the nginx variable ${variable} {size} bytes long; nginx refuses to start "
+                f"with one over {MAX_VARIABLE_NAME_BYTES} (variables_hash_bucket_size): use a "
+                "shorter name",
+            )
 
 
 def strategy_fits_version(environment: LoadedEnvironment, settings: Settings) -> Iterator[Problem]:
@@ -247,6 +290,7 @@ def wildcards_need_dns_01(environment: LoadedEnvironment, settings: Settings) ->
 ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
     environment_name,
     domains_unless_catch_all,
+    variable_names_fit,
     strategy_fits_version,
     service_variables_distinct,
     replicas_need_upstream_resolve,
@@ -335,4 +379,37 @@ def check_environments(
         for rule in ENVIRONMENT_RULES
         for problem in rule(environment, settings)
     ]
-    return problems + _cross_environment_problems(environments) + _catch_all_problems(environments)
+    return (
+        problems
+        + _cross_environment_problems(environments)
+        + _catch_all_problems(environments)
+        + _tls_files(environments)
+    )
+
+
+# Directories nginx itself needs where every config lives: no TLS file can be one of them.
+_NGINX_DIRECTORIES = (PurePosixPath(CONF_D), *PurePosixPath(CONF_D).parents)
+
+
+def _tls_files(environments: Sequence[LoadedEnvironment]) -> list[Problem]:
+    """Every TLS path names a file: not one of nginx's directories, and not the directory of
+    another environment's TLS file (`check` writes a placeholder at each, and the proxy must
+    have a file there)."""
+    files = [
+        (environment, ("tls", key), PurePosixPath(value))
+        for environment in environments
+        for key in ("certificate", "certificate_key", "trusted_certificate")
+        if (value := getattr(environment.model.tls, key)) is not None
+    ]
+    paths = {path for _, _, path in files}
+    problems = []
+    for environment, field_path, path in files:
+        inside = next((other for other in paths if path in other.parents), None)
+        if path in _NGINX_DIRECTORIES or inside is not None:
+            reason = f"{inside} is inside it" if inside else "nginx needs it as a directory"
+            problems.append(
+                environment.source.problem(
+                    field_path, f"{str(path)!r} must name a file, but it is a directory ({reason})"
+                )
+            )
+    return problems

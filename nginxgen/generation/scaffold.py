@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from nginxgen.core.errors import UsageError
-from nginxgen.generation.fields import NAME_PATTERN
+from nginxgen.generation.fields import environment_name_problem
 from nginxgen.generation.loader import (
     LoadedEnvironment,
     display_path,
@@ -51,11 +51,9 @@ def new_environment(
 
     Raises UsageError or ConfigError (nothing is written by this module).
     """
-    if not re.fullmatch(NAME_PATTERN, name):
-        raise UsageError(
-            f"environment name {name!r}: use letters, digits, '-' and '_', "
-            "starting with a letter or digit"
-        )
+    problem = environment_name_problem(name)
+    if problem:
+        raise UsageError(problem)
     path = directory / f"{name}.yaml"
     if path.exists():
         raise UsageError(f"{display_path(path)} already exists; edit it instead")

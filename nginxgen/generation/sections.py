@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
+from nginxgen.core.facts import ACME_WEBROOT
 from nginxgen.generation.fields import (
     Duration,
     FilePath,
@@ -270,7 +271,7 @@ class Tls(StrictModel):
         default=None, description="chain for OCSP verification [default: chain.pem beside it]"
     )
     acme_webroot: Annotated[FilePath | None, BeforeValidator(off)] = Field(
-        default="/var/www/certbot",
+        default=ACME_WEBROOT,
         description="serve /.well-known/acme-challenge/ from here on port 80; false: off",
     )
     client_certificates: ClientCertificates | None = Field(

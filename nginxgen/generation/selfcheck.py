@@ -3,15 +3,22 @@
 The generator's output must pass every lint rule, the startup-resolution ones first among them:
 no name resolved at startup, a resolver (Docker's, with `valid=`) in scope of every variable
 pass, `resolve` only where the target nginx has it. A finding here is a bug in nginxgen, never a
-user error: the write is aborted.
+user error: the write is aborted. Raw directives that repeat a generated one are the user's
+error, located in their file (`raw_duplicates`).
 """
 
 from __future__ import annotations
 
-from nginxgen.core.errors import InvariantViolation
+from collections import Counter
+from collections.abc import Sequence
+
+from nginxgen.core.errors import InvariantViolation, Problem
 from nginxgen.core.versions import parse_version
+from nginxgen.generation.loader import LoadedEnvironment
+from nginxgen.generation.yaml_source import FieldPath
 from nginxgen.lint.engine import LintOptions, lint_text
-from nginxgen.nginx.config import ConfigParseError
+from nginxgen.nginx.config import ConfigParseError, Directive, load_text
+from nginxgen.nginx.directives import ADDITIVE, raw_name
 
 
 def check_output(text: str, nginx_version: str, name: str = "nginx-ssl.conf") -> None:
@@ -25,3 +32,64 @@ def check_output(text: str, nginx_version: str, name: str = "nginx-ssl.conf") ->
     if findings:
         listed = "\n".join(f"  {finding}" for finding in findings)
         raise InvariantViolation("generated output breaks nginxgen's guarantees:", details=listed)
+
+
+def raw_duplicates(text: str, environments: Sequence[LoadedEnvironment]) -> list[Problem]:
+    """Raw directives that repeat one nginxgen generated in the same block (`gzip on` beside
+    the default compression): nginx refuses most of them twice ("is duplicate"), and the
+    bitmasks it merges would change what the plan decided; only list directives (ADDITIVE) add.
+    What nginxgen generates is read from the rendered output itself, so this follows every
+    template without a list to keep up."""
+    with_raw = [
+        environment
+        for environment in environments
+        if environment.model.raw or any(route.raw for route in environment.model.routes)
+    ]
+    if not with_raw:
+        return []
+    servers = [d for d in load_text(text, "generated", dump=False).directives if d.block]
+    problems = []
+    for environment in with_raw:
+        model = environment.model
+        for server in servers:
+            names = next((d.args for d in server.block or () if d.name == "server_name"), ())
+            if not names or names[0] != model.domains[0]:
+                continue
+            problems += _duplicated(environment, server.block or (), model.raw, ("raw",))
+            for index, route in enumerate(model.routes):
+                location = _location(server.block or (), route.match, route.path)
+                if location is not None and route.raw:
+                    path = ("routes", index, "raw")
+                    problems += _duplicated(environment, location, route.raw, path)
+    return problems
+
+
+def _location(block: Sequence[Directive], match: str, path: str) -> tuple[Directive, ...] | None:
+    modifier = {"prefix": (), "exact": ("=",), "regex": ("~",)}[match]
+    for directive in block:
+        if directive.name == "location" and directive.args == (*modifier, path):
+            return directive.block or ()
+    return None
+
+
+def _duplicated(
+    environment: LoadedEnvironment,
+    block: Sequence[Directive],
+    raw: Sequence[str],
+    path: FieldPath,
+) -> list[Problem]:
+    rendered = Counter(directive.name for directive in block)
+    given = Counter(raw_name(text) for text in raw)
+    problems = []
+    for index, text in enumerate(raw):
+        name = raw_name(text)
+        if name not in ADDITIVE and rendered[name] > given[name]:
+            problems.append(
+                environment.source.problem(
+                    (*path, index),
+                    f"{name} is generated here already (nginx refuses most directives given "
+                    "twice in one block): set it through nginxgen's key for it, or turn that "
+                    "feature off, instead of raw",
+                )
+            )
+    return problems

@@ -6,7 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 
-from nginxgen.core.facts import DOCKER_RESOLVER, SWARM_TASKS_PREFIX, SWARM_VIP_IDLE_SECONDS
+from nginxgen.core.facts import (
+    DOCKER_RESOLVER,
+    RESOLVER_VALID,
+    SWARM_TASKS_PREFIX,
+    SWARM_VIP_IDLE_SECONDS,
+)
 from nginxgen.core.versions import UPSTREAM_RESOLVE, parse_version
 from nginxgen.lint.addresses import (
     SCHEME,
@@ -23,14 +28,14 @@ PASS_DIRECTIVES = frozenset(
     {"proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass", "memcached_pass"}
 )
 
+# The resolver lint advises: the one nginxgen generates.
+RESOLVER_LINE = f"resolver {DOCKER_RESOLVER} valid={RESOLVER_VALID} ipv6=off;"
+
 
 def _variable_hint(directive: Directive, host: str) -> str:
     target = directive.args[0]
     variable = "$upstream_" + re.sub(r"[^A-Za-z0-9]+", "_", host).strip("_").lower()
-    hint = (
-        f"use `resolver {DOCKER_RESOLVER} valid=10s ipv6=off;` and "
-        f"`set {variable} {target}; {directive.name} {variable};`"
-    )
+    hint = f"use `{RESOLVER_LINE}` and `set {variable} {target}; {directive.name} {variable};`"
     if directive.name == "proxy_pass" and "/" in SCHEME.sub("", target):
         hint += " (a path in a variable URL replaces the whole request URI: move it to a rewrite)"
     return hint
@@ -98,7 +103,7 @@ def check_pass_variable_without_resolver(
     yield Violation(
         f"{directive.name} {shown} is resolved per request, but no resolver is in scope: "
         f"requests fail with 502",
-        f"add `resolver {DOCKER_RESOLVER} valid=10s ipv6=off;` to the http block",
+        f"add `{RESOLVER_LINE}` to the http block",
     )
 
 
@@ -152,7 +157,8 @@ def check_resolver_without_valid(
         yield Violation(
             "resolver without valid= caches answers for their TTL (600s from Docker's DNS): "
             "a recreated container keeps getting requests at its old address",
-            f"add valid=10s: `resolver {' '.join(directive.args)} valid=10s;`",
+            f"add valid={RESOLVER_VALID}: "
+            f"`resolver {' '.join(directive.args)} valid={RESOLVER_VALID};`",
         )
 
 
@@ -181,7 +187,7 @@ def check_resolver_not_docker(
         yield Violation(
             f"resolver {' '.join(addresses)} is not Docker's embedded DNS ({DOCKER_RESOLVER}), "
             f"which is the one that knows container names",
-            f"use `resolver {DOCKER_RESOLVER} valid=10s ipv6=off;` (or lint with --no-docker)",
+            f"use `{RESOLVER_LINE}` (or lint with --no-docker)",
         )
 
 
@@ -225,7 +231,7 @@ def check_resolve_without_resolver(
         yield Violation(
             f'server "{directive.args[0]}" uses resolve but no resolver is defined in the '
             f"upstream or the http block; nginx refuses to start",
-            f"add `resolver {DOCKER_RESOLVER} valid=10s ipv6=off;` to the http block",
+            f"add `{RESOLVER_LINE}` to the http block",
         )
 
 

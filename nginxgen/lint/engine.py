@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TextIO
 
 from nginxgen.core.errors import UsageError
+from nginxgen.core.formats import Severity
 from nginxgen.core.versions import Version, parse_version
-from nginxgen.lint.model import ConfigFacts, Rule, Scope, Severity
+from nginxgen.lint.model import ConfigFacts, Rule, Scope
 from nginxgen.lint.rules import RULES
 from nginxgen.nginx.config import (
     Directive,

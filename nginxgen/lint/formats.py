@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from nginxgen.core.formats import annotation_data, annotation_property
+from nginxgen.core.formats import Severity, annotation_data, annotation_property
 from nginxgen.lint.engine import Finding, LintResult
-from nginxgen.lint.model import Severity
 
 JSON_SCHEMA_VERSION = 1
 GITHUB_LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}

@@ -7,6 +7,8 @@ builds scopes lives in `engine.py`; rationale and examples for every rule live i
 
 from __future__ import annotations
 
+from nginxgen.core.facts import DOCKER_RESOLVER
+from nginxgen.core.formats import Severity
 from nginxgen.lint.checks import (
     PASS_DIRECTIVES,
     check_include_not_found,
@@ -24,7 +26,7 @@ from nginxgen.lint.checks import (
     check_upstream_static_hostname,
     check_variable_set_elsewhere,
 )
-from nginxgen.lint.model import Rule, Severity
+from nginxgen.lint.model import Rule
 
 ALL_DIRECTIVES = frozenset({"*"})
 
@@ -113,7 +115,7 @@ RULES: tuple[Rule, ...] = (
         "NGX011",
         "resolver-not-docker-dns",
         Severity.INFO,
-        "resolver other than Docker's embedded DNS 127.0.0.11 (with --docker, the default)",
+        f"resolver other than Docker's embedded DNS {DOCKER_RESOLVER} (with --docker, the default)",
         frozenset({"resolver"}),
         check_resolver_not_docker,
     ),

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from nginxgen.core.facts import LETSENCRYPT
 
 # A certificate problem's severity (lint findings have their own `Severity` enum in lint/rules.py).
+# The values of `core.formats.Severity`, as literals the checks below write.
 CertSeverity = Literal["error", "warning", "info"]
 # How the file readers report a finding: (file, severity, check, message).
 _Report = Callable[[str, CertSeverity, str, str], None]

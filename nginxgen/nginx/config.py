@@ -276,10 +276,13 @@ def load_text(text: str, name: str, *, dump: bool) -> ParsedConfig:
     with tempfile.TemporaryDirectory(prefix="nginxgen-lint-") as temporary:
         root = Path(temporary)
         if not sections:
-            main = root / "config" / "nginx.conf"
-            main.parent.mkdir(parents=True)
+            main = root / "nginx.conf"
             main.write_text(text, encoding="utf-8")
-            source = _Source(main_display=name, main_real=main, include_base=Path.cwd())
+            # Text has no directory of its own: its includes resolve in an empty tree (so they
+            # are reported missing), never on this machine's disk.
+            empty = root / "included"
+            empty.mkdir()
+            source = _Source(main_display=name, main_real=main, include_base=empty, root=empty)
             return _load(source, rename={main: name})
         for section in sections:
             real = root / section.path.relative_to("/")

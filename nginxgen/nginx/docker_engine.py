@@ -4,7 +4,9 @@ configs as `conf.d` files under the image's own stock `nginx.conf` (the way user
 from __future__ import annotations
 
 import io
+import os
 import tarfile
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from types import TracebackType
@@ -99,20 +101,46 @@ def run_in(container: Container, command: Sequence[str]) -> tuple[int, str]:
 
 
 def docker_client() -> DockerClient:
-    """A Docker client that answered a ping, or `EnvironmentUnavailable` saying what to do."""
+    """A Docker client that answered a ping, or `EnvironmentUnavailable` saying what to do.
+
+    For `DOCKER_HOST=ssh://…` the SDK's paramiko transport: one SSH connection for the whole
+    command, a channel per HTTP connection (`use_ssh_client=True` would start an `ssh` process
+    for every request instead). Its login failures are paramiko's, not the SDK's.
+    """
     import docker
     from docker.errors import DockerException
 
+    host = os.environ.get("DOCKER_HOST", "")
+    failures: tuple[type[Exception], ...] = (DockerException,)
+    if host.startswith("ssh://"):
+        import paramiko
+
+        failures = (DockerException, paramiko.SSHException, OSError)
     try:
-        client = docker.from_env()
+        client = docker.from_env(use_ssh_client=False)
         client.ping()
-    except DockerException as error:
+    except failures as error:
         raise EnvironmentUnavailable(
-            f"Docker is not reachable: {error}",
-            details="Start the Docker daemon (or point DOCKER_HOST at one), or test with the "
-            "host's nginx instead: `nginxgen check --engine local`.",
+            f"Docker is not reachable: {error or type(error).__name__}",
+            details=unreachable_advice(host),
         ) from error
     return client
+
+
+def unreachable_advice(host: str) -> str:
+    if host.startswith("ssh://"):
+        url = urllib.parse.urlsplit(host)
+        login = f"{url.username}@{url.hostname}" if url.username else str(url.hostname)
+        port = f"-p {url.port} " if url.port else ""
+        return (
+            f"DOCKER_HOST is {host}: nginxgen logs in over SSH with a key (~/.ssh/config, "
+            "the host in ~/.ssh/known_hosts, no password prompt) and runs `docker system "
+            f"dial-stdio` there. Check that `ssh {port}{login} docker info` works as this user."
+        )
+    return (
+        "Start the Docker daemon (or point DOCKER_HOST at one), or test with the "
+        "host's nginx instead: `nginxgen check --engine local`."
+    )
 
 
 def ensure_image(client: DockerClient, image: str, *, pull: bool) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from nginxgen.core.markers import EnvironmentMarker, environment_at
+from nginxgen.core.versions import reported_version
 
 ERROR_LEVELS = frozenset({"emerg", "alert", "crit", "error"})
 
@@ -17,7 +18,6 @@ NGINX_MESSAGE = re.compile(
     r"^(?:nginx: |\d{4}/\d\d/\d\d \d\d:\d\d:\d\d )\[(?P<level>[a-z]+)\] (?:\d+#\d+: )?"
     r"(?:\*\d+ )?(?P<text>.*?)(?: in (?P<path>\S+):(?P<line>\d+))?$"
 )
-NGINX_VERSION = re.compile(r"^nginx version: (?P<version>\S+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,8 @@ class NginxMessage:
 
 def nginx_version(output: str) -> str:
     """`nginx/1.26.3` from the output of `nginx -v`, or "unknown"."""
-    match = NGINX_VERSION.search(output)
-    return match["version"] if match else "unknown"
+    reported = reported_version(output)
+    return reported[0] if reported else "unknown"
 
 
 def parse_messages(
