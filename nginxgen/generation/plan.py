@@ -38,6 +38,7 @@ from nginxgen.generation.plan_features import (
 from nginxgen.generation.plan_locations import (
     CONNECTION_UPGRADE_VARIABLE,
     FAILOVER,
+    distinct_fallbacks,
     location_plan,
     route_order,
     timeout_directives,
@@ -149,7 +150,7 @@ def build_plan(
     if problems:
         raise ConfigError(problems)
     default_quic = settings.default_server and any(env.model.http3 for env in ordered)
-    planned = tuple(
+    planned = distinct_fallbacks(
         _plan_environment(environment, settings, quic)
         for environment, quic in zip(ordered, _quic_parameters(ordered, default_quic), strict=True)
     )
