@@ -337,9 +337,11 @@ def run_scenario(
                 for index, address in enumerate(old_addresses)
             ]
             time.sleep(max(0.0, ABSENT_SECONDS - (time.monotonic() - removed)))
+            # The service is absent until its first replica is back.
+            absent = 0.0
             for index in range(len(victims)):
                 churn.run(f"app-{index + 1}", BACKEND_IMAGE, aliases=[ALIAS])
-            absent = time.monotonic() - removed
+                absent = absent or time.monotonic() - removed
             if not scenario.old_ip_taken:
                 for placeholder in placeholders:
                     churn.remove(placeholder)

@@ -205,6 +205,12 @@ VARIANTS: dict[str, Callable[[str], str]] = {
     "nginxgen + keepalive_requests 10000": lambda text: text.replace(
         "ssl_session_tickets off;", "ssl_session_tickets off;\n    keepalive_requests 10000;"
     ),
+    "nginxgen + keepalive_requests 10000 + keepalive 64": lambda text: text.replace(
+        "ssl_session_tickets off;", "ssl_session_tickets off;\n    keepalive_requests 10000;"
+    ).replace("keepalive 16;", "keepalive 64;"),
+    "nginxgen + keepalive_requests 10000 + keepalive 128": lambda text: text.replace(
+        "ssl_session_tickets off;", "ssl_session_tickets off;\n    keepalive_requests 10000;"
+    ).replace("keepalive 16;", "keepalive 128;"),
     "nginxgen + session tickets": lambda text: text.replace(
         "ssl_session_tickets off;", "ssl_session_tickets on;"
     ),
@@ -218,7 +224,7 @@ VARIANTS: dict[str, Callable[[str], str]] = {
 }
 
 
-def peers(work: Path, version: str, with_variants: bool) -> list[Peer]:
+def peers(work: Path, version: str, variants: str) -> list[Peer]:
     generated = nginxgen_config(work / "nginxgen", version, ENVIRONMENT)
     nginx = Peer(
         "nginxgen (nginx)",
@@ -236,14 +242,15 @@ def peers(work: Path, version: str, with_variants: bool) -> list[Peer]:
         ),
         Peer("Caddy", CADDY_IMAGE, "/etc/caddy", {"Caddyfile": caddy_config(HOST, tls=True)}),
     ]
-    if with_variants:
-        for name, change in VARIANTS.items():
+    words = variants.split(",") if variants else []
+    for name, change in VARIANTS.items():
+        if "all" in words or any(word in name for word in words):
             found.append(
                 Peer(
                     name,
                     NGINX_IMAGE,
                     nginx.directory,
-                    {**nginx.files, "nginx-ssl.conf": change(generated)},
+                    {**nginx.files, NGINX_FILE: change(generated)},
                 )
             )
     return found
@@ -342,13 +349,16 @@ LOADS: dict[str, tuple[str, Callable[[int], list[str]]]] = {
 }  # fmt: skip
 
 
-def measure(stack: Stack, running: list[Running], rounds: int, seconds: int) -> None:
+def measure(
+    stack: Stack, running: list[Running], loads: list[str], rounds: int, seconds: int
+) -> None:
     for entry in running:  # warm-up: workers, resolver cache, keepalive pools
         run_client(stack, WRK_IMAGE, LOADS["keepalive, 16 connections"][1](1), entry.address, 1)
     for round_index in range(rounds):
         shift = round_index % len(running)
         for entry in running[shift:] + running[:shift]:
-            for load, (image, command) in LOADS.items():
+            for load in loads:
+                image, command = LOADS[load]
                 output = run_client(stack, image, command(seconds), entry.address, seconds)
                 result = parse_h2load(output) if image == H2LOAD_IMAGE else parse_wrk(output)
                 entry.results.setdefault(load, []).append(result)
@@ -360,7 +370,9 @@ def measure(stack: Stack, running: list[Running], rounds: int, seconds: int) -> 
                 )
 
 
-def report(running: list[Running], rounds: int, seconds: int, key_type: str) -> str:
+def report(
+    running: list[Running], loads: list[str], rounds: int, seconds: int, key_type: str
+) -> str:
     names = " | ".join(entry.peer.name for entry in running)
     lines = [
         f"peers: {seconds} s per load, {rounds} interleaved rounds, {key_type.upper()} "
@@ -371,7 +383,7 @@ def report(running: list[Running], rounds: int, seconds: int, key_type: str) -> 
     ]
     ours = running[0]
     others = [entry for entry in running if entry.peer.image != NGINX_IMAGE]
-    for load in LOADS:
+    for load in loads:
         cells = []
         for entry in running:
             results = entry.results[load]
@@ -438,7 +450,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5, help="seconds per load run")
     parser.add_argument("--key", choices=("ecdsa", "rsa"), default="ecdsa")
-    parser.add_argument("--variants", action="store_true", help="nginx TLS variants too")
+    parser.add_argument(
+        "--variants", default="", help="nginx variants too: all, or words in their names"
+    )
+    parser.add_argument("--loads", default="keepalive,new,HTTP/2", help="words in the loads' names")
     parser.add_argument("--churn-duration", type=float, default=15.0, help="0: no recreates")
     parser.add_argument("--rate", type=float, default=20.0, help="recreates: requests/s")
     options = parser.parse_args(argv)
@@ -452,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
         require_image(BACKEND_IMAGE)
         version = nginx_version(NGINX_IMAGE)
         certificates = certificate_files(options.key)
+        loads = [load for load in LOADS if any(word in load for word in options.loads.split(","))]
         with tempfile.TemporaryDirectory(prefix="nginxgen-peers-") as temporary:
             stack = Stack(Path(temporary))
             try:
@@ -460,8 +476,8 @@ def main(argv: list[str] | None = None) -> int:
                     Running(peer, start_peer(stack, peer, index, certificates))
                     for index, peer in enumerate(peers(stack.work, version, options.variants))
                 ]
-                measure(stack, running, options.rounds, options.duration)
-                print(report(running, options.rounds, options.duration, options.key))
+                measure(stack, running, loads, options.rounds, options.duration)
+                print(report(running, loads, options.rounds, options.duration, options.key))
             finally:
                 stack.close()
         if options.churn_duration:
