@@ -23,7 +23,6 @@ replaced on a new address, one replica and two. Figures are printed, never asser
 from __future__ import annotations
 
 import argparse
-import datetime
 import re
 import statistics
 import sys
@@ -33,10 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 from docker.errors import DockerException
 
 from benchmarks import churn
@@ -51,6 +48,7 @@ from benchmarks.docker_stack import (
 from benchmarks.proxy import HARNESS, WrkResult, parse_wrk
 from nginxgen.generation.models import Settings
 from nginxgen.generation.pipeline import generate
+from nginxgen.nginx.placeholder_certs import self_signed_certificate
 
 HOST = "bench.example.com"
 NGINX_IMAGE = "nginxgen-test/nginx:sid"
@@ -170,20 +168,7 @@ def certificate_files(key_type: str) -> dict[str, str]:
         if key_type == "ecdsa"
         else rsa.generate_private_key(public_exponent=65537, key_size=2048)
     )
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert = certificate.public_bytes(serialization.Encoding.PEM).decode()
+    cert = self_signed_certificate(key, [HOST]).decode()
     private = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
