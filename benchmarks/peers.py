@@ -400,11 +400,11 @@ def churn_report(version: str, seconds: float, rate: float) -> str:
             CADDY_IMAGE, {"Caddyfile": caddy_config(churn.HOST, tls=False)}, "/etc/caddy"
         ),
     }
-    scenarios = [
-        churn.Scenario("", 1, False),
-        churn.Scenario("", 2, False),
-        churn.Scenario("", 2, False, recreated=2),
-    ]
+    scenarios = {
+        "1 replica": (1, 1),
+        "2 replicas, one recreated": (2, 1),
+        "2 replicas, all recreated": (2, 2),
+    }
     lines = [
         f"recreates through each peer: {rate:g} requests/s for {seconds:g} s, the replica(s) "
         f"removed at {churn.REMOVE_AT_SECONDS:g} s and back on new addresses "
@@ -415,17 +415,16 @@ def churn_report(version: str, seconds: float, rate: float) -> str:
         "| --- | " + " | ".join("---" for _ in proxies) + " |",
     ]
     docker = client()
-    for scenario in scenarios:
+    for label, (replicas, recreated) in scenarios.items():
         cells = []
         for name, proxy in proxies.items():
+            scenario = churn.Scenario(name, replicas, False, recreated)
             result = churn.run_scenario(docker, proxy, scenario, seconds, rate)
-            print(f"  {name}: ", end="", file=sys.stderr)
             churn.progress(result)
             cells.append(
                 f"{result.failed} failed, {result.error_window():.2f} s "
                 f"(absent {result.absent_seconds:.2f} s)"
             )
-        label = scenario.name.removeprefix(", ").removesuffix(", old IP empty")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
