@@ -1,6 +1,6 @@
 """Run every benchmark and print its figures: `python -m benchmarks` (docs/performance.md).
 
-    python -m benchmarks [--quick] [--only proxy,scale,cli,check,churn,swarm,certs,ssh]
+    python -m benchmarks [--quick] [--only proxy,scale,cli,check,churn,swarm,peers,certs,ssh]
 
 --quick shortens the proxy rounds (1 round of 2 s), the churn scenarios (one case of 10 s each)
 and the run counts, for a smoke run.
@@ -18,6 +18,7 @@ from benchmarks import (
     churn,
     cli_latency,
     generator_scale,
+    peers,
     proxy,
     ssh_cost,
     swarm,
@@ -31,6 +32,7 @@ BENCHMARKS: dict[str, tuple[Callable[[list[str]], int], list[str], list[str]]] =
     "proxy": (proxy.main, [], ["--rounds", "1", "--duration", "2"]),
     "churn": (churn.main, [], ["--duration", "10", "--cases", "empty"]),
     "swarm": (swarm.main, [], ["--updates", "1"]),
+    "peers": (peers.main, [], ["--rounds", "1", "--duration", "2", "--churn-duration", "8"]),
     "certs": (certificates.main, [], ["--rounds", "1"]),
     "ssh": (ssh_cost.main, [], ["--runs", "1"]),
 }

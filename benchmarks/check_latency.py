@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         command = nginxgen_command(arguments)
         run_once(command)  # warm-up: page cache, and Docker's image layers
         results = [run_once(command) for _ in range(options.runs)]
-        times = [seconds for seconds, _ in results]
-        codes = ", ".join(str(code) for code in sorted({code for _, code in results}))
+        times = [seconds for seconds, _, _ in results]
+        codes = ", ".join(str(code) for code in sorted({code for _, code, _ in results}))
         print(
             f"| {name} | {statistics.median(times) * 1000:.0f} | {min(times) * 1000:.0f} | "
             f"{max(times) * 1000:.0f} | {codes} |"

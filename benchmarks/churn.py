@@ -14,9 +14,11 @@ For each strategy (variable, upstream-resolve) with one replica and with two (tw
 behind one network alias, as `docker compose --scale` gives them; the first is recreated).
 Containers go through the Docker SDK on one user-defined network with a fixed subnet (a fixed
 `ipv4_address` needs one); every port is published on 127.0.0.1 only and load goes only there.
-Figures are printed, never asserted.
+With two replicas, also both recreated at once (`docker compose up --force-recreate` on a
+scaled service). Figures are printed, never asserted.
 
     python -m benchmarks.churn [--duration 20] [--rate 20] [--image nginxgen-test/nginx:sid]
+        [--replicas 1,2] [--recreate one,all] [--cases empty,taken] [--runs 5]
         [--settings 'resolver_valid=10s ...']   # Settings fields, for a before/after comparison
 """
 
@@ -76,11 +78,26 @@ class Scenario:
     strategy: str
     replicas: int
     old_ip_taken: bool
+    # How many of the replicas are recreated at once (`compose up --force-recreate` takes all).
+    recreated: int = 1
 
     @property
     def name(self) -> str:
         taken = "old IP taken" if self.old_ip_taken else "old IP empty"
-        return f"{self.strategy}, {self.replicas} replica{'s' * (self.replicas > 1)}, {taken}"
+        which = ", all recreated" if self.recreated > 1 else ""
+        replicas = f"{self.replicas} replica{'s' * (self.replicas > 1)}"
+        return f"{self.strategy}, {replicas}{which}, {taken}"
+
+
+@dataclass(frozen=True)
+class ProxyUnderTest:
+    """The proxy the load goes through: an image, its configuration files and where they go."""
+
+    image: str
+    files: dict[str, str]
+    directory: str = "/etc/nginx/conf.d"
+    port: int = 80
+    command: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -218,11 +235,12 @@ class Churn:
         command: list[str] | None = None,
         ports: dict[str, tuple[str, None]] | None = None,
         files: Path | None = None,
+        directory: str = "/etc/nginx/conf.d",
     ) -> Any:
         endpoint = self.client.api.create_endpoint_config(
             aliases=aliases, ipv4_address=ipv4_address
         )
-        volumes = {str(files): {"bind": "/etc/nginx/conf.d", "mode": "ro"}} if files else None
+        volumes = {str(files): {"bind": directory, "mode": "ro"}} if files else None
         container = self.client.containers.create(
             image,
             command=command,
@@ -270,42 +288,63 @@ def _wait_until_serving(port: int, timeout: float = 30.0) -> None:
     raise BenchmarkError(f"127.0.0.1:{port} did not proxy within {timeout:g} s: {last}")
 
 
+def nginx_proxy(image: str, config: str) -> ProxyUnderTest:
+    return ProxyUnderTest(image, {"00-harness.conf": HARNESS, "nginx-ssl.conf": config})
+
+
 def run_scenario(
-    client: Any, image: str, config: str, scenario: Scenario, seconds: float, rate: float
+    client: Any, proxy: ProxyUnderTest, scenario: Scenario, seconds: float, rate: float
 ) -> Result:
     with tempfile.TemporaryDirectory(prefix="nginxgen-churn-") as temporary:
         files = Path(temporary)
-        (files / "00-harness.conf").write_text(HARNESS, encoding="utf-8")
-        (files / "nginx-ssl.conf").write_text(config, encoding="utf-8")
+        for name, text in proxy.files.items():
+            (files / name).write_text(text, encoding="utf-8")
+            (files / name).chmod(0o644)
         files.chmod(0o755)
         churn = Churn(client, f"nginxgen-churn-{int(time.time() * 1000) % 10**8}")
+        published = f"{proxy.port}/tcp"
         try:
             replicas = [
                 churn.run(f"app-{index + 1}", BACKEND_IMAGE, aliases=[ALIAS])
                 for index in range(scenario.replicas)
             ]
-            nginx = churn.run("nginx", image, ports={"80/tcp": (LOOPBACK, None)}, files=files)
-            port = int(nginx.attrs["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"])
+            front = churn.run(
+                "proxy",
+                proxy.image,
+                command=proxy.command,
+                ports={published: (LOOPBACK, None)},
+                files=files,
+                directory=proxy.directory,
+            )
+            port = int(front.attrs["NetworkSettings"]["Ports"][published][0]["HostPort"])
             _wait_until_serving(port)
             load = Load(port, rate)
             load.start()
             time.sleep(REMOVE_AT_SECONDS)
-            victim = replicas[0]
-            old_address = churn.address(victim)
+            victims = replicas[: scenario.recreated]
+            old_addresses = [churn.address(victim) for victim in victims]
             removed = time.monotonic()
-            churn.remove(victim)
-            # The old address is occupied at once, so the new container cannot get it back.
-            placeholder = churn.run(
-                "intruder",
-                BACKEND_IMAGE,
-                ipv4_address=old_address,
-                command=None if scenario.old_ip_taken else ["sleep", "600"],
-            )
+            for victim in victims:
+                churn.remove(victim)
+            # The old addresses are occupied at once, so the new containers cannot get them back.
+            placeholders = [
+                churn.run(
+                    f"intruder-{index + 1}",
+                    BACKEND_IMAGE,
+                    ipv4_address=address,
+                    command=None if scenario.old_ip_taken else ["sleep", "600"],
+                )
+                for index, address in enumerate(old_addresses)
+            ]
             time.sleep(max(0.0, ABSENT_SECONDS - (time.monotonic() - removed)))
-            churn.run("app-1", BACKEND_IMAGE, aliases=[ALIAS])
-            absent = time.monotonic() - removed
+            # The service is absent until its first replica is back.
+            absent = 0.0
+            for index in range(len(victims)):
+                churn.run(f"app-{index + 1}", BACKEND_IMAGE, aliases=[ALIAS])
+                absent = absent or time.monotonic() - removed
             if not scenario.old_ip_taken:
-                churn.remove(placeholder)
+                for placeholder in placeholders:
+                    churn.remove(placeholder)
             time.sleep(max(0.0, seconds - (time.monotonic() - load.began)))
             answers = load.stop()
         finally:
@@ -353,6 +392,29 @@ def _settings_overrides(text: str) -> dict[str, str]:
     return dict(pairs)
 
 
+def scenarios(strategy: str, options: argparse.Namespace) -> list[Scenario]:
+    """Every combination asked for; `all` only where there is more than one replica."""
+    chosen = []
+    for replicas in (int(count) for count in options.replicas.split(",")):
+        for recreate in options.recreate.split(","):
+            recreated = replicas if recreate == "all" else 1
+            if recreate == "all" and replicas == 1:
+                continue
+            for case in options.cases.split(","):
+                chosen.append(Scenario(strategy, replicas, case == "taken", recreated))
+    return chosen
+
+
+def progress(result: Result) -> None:
+    print(
+        f"  {result.scenario.name:<55} failed {result.failed:4d}  "
+        f"window {result.error_window():5.2f} s  max {result.latency(1.0):5.2f} s"
+        f"  wrong {result.wrong:4d}  absent {result.absent_seconds:4.2f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--image", default=DEFAULT_IMAGE)
@@ -362,11 +424,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replicas", default="1,2")
     parser.add_argument("--cases", default="empty,taken", help="old IP empty and/or taken")
     parser.add_argument(
+        "--recreate", default="one,all", help="one replica and/or all of them at once"
+    )
+    parser.add_argument("--runs", type=int, default=1, help="each scenario this many times")
+    parser.add_argument(
         "--settings", default="", help="nginxgen.yaml keys, e.g. resolver_valid=10s"
     )
     options = parser.parse_args(argv)
     if not 8 <= options.duration <= 60 or not 1 <= options.rate <= 100:
         parser.error("--duration must be 8..60 and --rate 1..100 (the run stays bounded)")
+    if not 1 <= options.runs <= 10:
+        parser.error("--runs must be 1..10")
     try:
         client = docker_client()
         for image in (options.image, BACKEND_IMAGE):
@@ -375,24 +443,11 @@ def main(argv: list[str] | None = None) -> int:
         generated = configs(version, _settings_overrides(options.settings))
         results = []
         for strategy in options.strategies.split(","):
-            for replicas in (int(count) for count in options.replicas.split(",")):
-                for case in options.cases.split(","):
-                    scenario = Scenario(strategy, replicas, old_ip_taken=case == "taken")
-                    result = run_scenario(
-                        client,
-                        options.image,
-                        generated[strategy],
-                        scenario,
-                        options.duration,
-                        options.rate,
-                    )
-                    print(
-                        f"  {scenario.name:<45} failed {result.failed:4d}  "
-                        f"window {result.error_window():5.2f} s  max {result.latency(1.0):5.2f} s"
-                        f"  wrong {result.wrong:4d}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+            proxy = nginx_proxy(options.image, generated[strategy])
+            for scenario in scenarios(strategy, options):
+                for _ in range(options.runs):
+                    result = run_scenario(client, proxy, scenario, options.duration, options.rate)
+                    progress(result)
                     results.append(result)
         print(report(results, options.image, version, options.rate, options.duration))
     except (BenchmarkError, DockerException) as error:

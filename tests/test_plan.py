@@ -8,6 +8,7 @@ import pytest
 
 from nginxgen.core.errors import ConfigError
 from nginxgen.core.facts import DOCKER_RESOLVER
+from nginxgen.generation import naming, plan_locations
 from nginxgen.generation.loader import LoadedEnvironment, validate
 from nginxgen.generation.models import Environment, Settings
 from nginxgen.generation.naming import upstream_variable, variable_part
@@ -339,3 +340,48 @@ def test_regex_routes_keep_the_order_of_the_file() -> None:
     """
     locations = only(plan_of(loaded("production", text))).locations
     assert [location.path for location in locations] == ["/", "^/api/v2/", "^/api/", "^/a"]
+
+
+RESOLVE = Settings(nginx_version="1.30", strategy="upstream-resolve")
+
+
+def test_every_upstream_ends_in_a_backup_server_that_resolves_each_host_per_request() -> None:
+    environment = loaded(
+        "shop",
+        """\
+        domains: [shop.test]
+        services:
+          app: {hosts: [app-a, app-b], port: 3000}
+        routes:
+          - {path: /, service: app}
+        """,
+    )
+    (upstream,) = only(plan_of(environment, settings=RESOLVE)).upstreams
+    assert [fallback.target for fallback in upstream.fallbacks] == ["app-a:3000", "app-b:3000"]
+    listens = [fallback.listen for fallback in upstream.fallbacks]
+    assert all(listen.startswith("127.") and listen.endswith(":80") for listen in listens)
+    assert len(set(listens)) == 2
+
+
+def test_two_fallbacks_that_would_share_an_address_get_distinct_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = naming.fallback_listen
+    # Every first choice the same address: the plan must move all but one.
+    monkeypatch.setattr(
+        plan_locations,
+        "fallback_listen",
+        lambda upstream, index, attempt=0: (
+            "127.1.1.1:80" if attempt == 0 else real(upstream, index, attempt)
+        ),
+    )
+    plan = plan_of(simple("one", "one.test"), simple("two", "two.test"), settings=RESOLVE)
+    listens = [
+        fallback.listen
+        for env in plan.environments
+        for upstream in env.upstreams
+        for fallback in upstream.fallbacks
+    ]
+    assert len(listens) == 2
+    assert len(set(listens)) == 2
+    assert "127.1.1.1:80" in listens

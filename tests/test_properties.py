@@ -516,9 +516,12 @@ def _generated_simple_directives() -> list[tuple[str, tuple[str, ...]]]:
         )
     path = BASE_ENVIRONMENT["routes"][PROXIED_ROUTE]["path"]
     servers = [d for d in payload["config"][0]["parsed"] if d["directive"] == "server"]
+    # The environment's own server (the upstreams' fallback servers have locations too).
+    domain = BASE_ENVIRONMENT["domains"][0]
     server, location = next(
         (server, directive)
         for server in servers
+        if any(d["directive"] == "server_name" and domain in d["args"] for d in server["block"])
         for directive in server["block"]
         if directive["directive"] == "location"
         and directive["args"] == [path]

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from nginx_fixtures import (
+    BACKEND_IMAGE,
     CONF_D_FILE,
     LOOPBACK,
     DockerStack,
@@ -24,6 +25,7 @@ from nginx_fixtures import (
     require_image,
     wait_for,
 )
+from testcontainers.core.container import DockerContainer
 
 from nginxgen.generation.models import Settings
 from nginxgen.generation.pipeline import generate
@@ -42,6 +44,8 @@ LONG_VALIDITY = "120s"
 CONNECT_TIMED_OUT = "upstream timed out (110: Connection timed out) while connecting to upstream"
 # Requests until one reaches the nginx worker that cached the vanished address (see below).
 ATTEMPTS = 30
+# Far below LONG_VALIDITY: an answer within this cannot come from the upstream's next resolve.
+BACKUP_FINDS_WITHIN_SECONDS = 15.0
 
 ENVIRONMENT = f"""\
 domains: [{DOMAIN}]
@@ -150,3 +154,58 @@ def test_upstream_resolve_serves_again_after_the_service_returns(
         STARTUP_SECONDS,
     )
     assert body.startswith("backend=app "), body
+
+
+def hold_the_address(stack: DockerStack, name: str) -> None:
+    """A container that takes the next free address on the network and listens on nothing: a
+    backend started after it cannot get the removed one's address back, as in a recreate."""
+    container = (
+        DockerContainer(require_image(stack.client, BACKEND_IMAGE))
+        .with_network(stack.network)
+        .with_command("sleep 600")
+    )
+    stack.containers[name] = container
+    container.start()
+
+
+def address(stack: DockerStack, name: str) -> str:
+    networks = stack.wrapped(name).attrs["NetworkSettings"]["Networks"]
+    return str(networks[stack.network.name]["IPAddress"])
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_upstream_resolve_answers_from_a_recreated_service_before_its_next_resolve(
+    docker_stack: DockerStack, docker_client: Any, tmp_path: Path, replicas: int
+) -> None:
+    """Every replica recreated on a new address: the upstream still holds only the old ones (its
+    next resolve is `resolver_valid` + 1 s away, here two minutes), so the request is passed to
+    the upstream's backup, which resolves the service itself and reaches the new container."""
+    names = [f"app-{index + 1}" for index in range(replicas)]
+    for name in names:
+        docker_stack.start_service(name, alias="app")
+    start_proxy(
+        docker_stack, docker_client, tmp_path, "upstream-resolve", resolver_valid=LONG_VALIDITY
+    )
+    old = {address(docker_stack, name) for name in names}
+    for name in names:
+        docker_stack.remove(name)
+        hold_the_address(docker_stack, f"holder-{name}")
+    docker_stack.start_service("app-new", alias="app")
+    assert address(docker_stack, "app-new") not in old
+
+    # The backup's own cache may still hold an old address for its validity (1 s, counted in
+    # whole seconds): a few failures at first are allowed, far less than the upstream's 121 s.
+    wait_for(
+        "the recreated service answering through the backup",
+        lambda: get(docker_stack),
+        lambda answer: answer[0] == 200,
+        BACKUP_FINDS_WITHIN_SECONDS,
+    )
+    answers = [get(docker_stack) for _ in range(ATTEMPTS)]
+
+    for status, body in answers:
+        assert status == 200, body
+        assert body.startswith("backend=app-new "), body
+    # They went to an old address first: the upstream had not re-resolved.
+    logs = docker_stack.logs("nginx")
+    assert any(f'upstream: "http://{gone}:3000/' in logs for gone in old), logs[-2000:]

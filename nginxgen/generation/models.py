@@ -239,8 +239,14 @@ class Settings(StrictModel):
         description="where the services run: compose (containers) or swarm (services, "
         "reached through tasks.<service> with upstream-resolve)",
     )
+    # 16 starved HTTP/2: 16 clients × 10 streams are ~80 requests in flight per worker, and
+    # every one past the idle pool opened and closed its own connection to the service
+    # (docs/performance.md, section 7).
     keepalive: int = Field(
-        default=16, ge=1, le=1024, description="idle connections kept per upstream-resolve upstream"
+        default=64,
+        ge=1,
+        le=1024,
+        description="idle connections kept per upstream-resolve upstream, per worker",
     )
     default_server: bool = Field(
         default=True,

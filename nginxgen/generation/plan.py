@@ -44,6 +44,7 @@ from nginxgen.generation.plan_features import (
 from nginxgen.generation.plan_locations import (
     CONNECTION_UPGRADE_VARIABLE,
     FAILOVER,
+    distinct_fallbacks,
     location_plan,
     route_order,
     timeout_directives,
@@ -207,7 +208,7 @@ def build_plan(
         raise ConfigError(problems)
     default_http, default_https = _default_servers(ordered, settings)
     default_quic = default_https and any(env.model.http3 for env in ordered)
-    planned = tuple(
+    planned = distinct_fallbacks(
         _pending(planned) if environment.name in pending else planned
         for environment, quic in zip(ordered, _quic_parameters(ordered, default_quic), strict=True)
         for planned in (_plan_environment(environment, settings, quic),)

@@ -5,12 +5,16 @@ response headers; and the upstreams of the upstream-resolve strategy, with their
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Iterable
 
 from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.models import Environment, Settings
 from nginxgen.generation.naming import (
     auth_header_variable,
+    fallback_listen,
+    fallback_variable,
     rate_limit_zone,
     reached_host,
     upstream_name,
@@ -19,7 +23,9 @@ from nginxgen.generation.naming import (
 from nginxgen.generation.plan_features import access_plan, auth_plan, cors_headers, cors_plan
 from nginxgen.generation.plan_tls import client_certificate_headers, server_headers
 from nginxgen.generation.plan_types import (
+    EnvironmentPlan,
     Failover,
+    Fallback,
     Header,
     Location,
     Proxy,
@@ -229,16 +235,59 @@ def upstreams(
     services = environment.model.services
     used = sorted({route.service for route in environment.model.routes if route.service})
     return tuple(
-        Upstream(
-            name=upstream_name(environment.name, name),
-            servers=tuple(
+        _upstream(
+            upstream_name(environment.name, name),
+            tuple(
                 f"{reached_host(host, settings.platform, strategy)}:{services[name].port}"
                 for host in services[name].addresses
             ),
-            keepalive=settings.keepalive,
-            resolver=resolver,
-            max_fails=MAX_FAILS,
-            fail_timeout=FAIL_TIMEOUT,
+            settings,
+            resolver,
         )
         for name in used
+    )
+
+
+def _upstream(
+    name: str, servers: tuple[str, ...], settings: Settings, resolver: Resolver
+) -> Upstream:
+    return Upstream(
+        name=name,
+        servers=servers,
+        keepalive=settings.keepalive,
+        resolver=resolver,
+        max_fails=MAX_FAILS,
+        fail_timeout=FAIL_TIMEOUT,
+        fallbacks=tuple(
+            Fallback(
+                listen=fallback_listen(name, index),
+                variable=fallback_variable(name, index),
+                target=server,
+            )
+            for index, server in enumerate(servers)
+        ),
+    )
+
+
+def distinct_fallbacks(environments: Iterable[EnvironmentPlan]) -> tuple[EnvironmentPlan, ...]:
+    """The environments with every fallback server on an address no other one has: the later
+    of two that would share one moves to its next address (see `fallback_listen`)."""
+    taken: set[str] = set()
+
+    def place(upstream: Upstream) -> Upstream:
+        fallbacks = []
+        for index, fallback in enumerate(upstream.fallbacks):
+            attempt = 0
+            while fallback.listen in taken:
+                attempt += 1
+                fallback = dataclasses.replace(
+                    fallback, listen=fallback_listen(upstream.name, index, attempt)
+                )
+            taken.add(fallback.listen)
+            fallbacks.append(fallback)
+        return dataclasses.replace(upstream, fallbacks=tuple(fallbacks))
+
+    return tuple(
+        dataclasses.replace(env, upstreams=tuple(place(upstream) for upstream in env.upstreams))
+        for env in environments
     )

@@ -23,6 +23,20 @@ class Header(NamedTuple):
 
 
 @dataclass(frozen=True)
+class Fallback:
+    """The backup server of an upstream: a server inside nginx itself, on a loopback address of
+    its own, that resolves the service's name per request. nginx passes a request there only
+    when no address of the upstream took it (none left after Docker's DNS said the name is gone,
+    or every one failed), by its `proxy_next_upstream` rules: a returned container answers at
+    once instead of after the upstream's next resolve (`resolver_valid` + 1 s later)."""
+
+    listen: str
+    variable: str
+    # `host:port`, resolved per request through the environment's resolver.
+    target: str
+
+
+@dataclass(frozen=True)
 class Upstream:
     """An `upstream` whose servers nginx re-resolves while running (`resolve`, nginx ≥ 1.27.3)."""
 
@@ -33,6 +47,7 @@ class Upstream:
     # A server that failed `max_fails` times is skipped for `fail_timeout`.
     max_fails: int
     fail_timeout: str
+    fallbacks: tuple[Fallback, ...] = ()
 
 
 class Rewrite(NamedTuple):

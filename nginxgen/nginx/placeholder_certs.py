@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from nginxgen.nginx.config import Directive, load_fragment, walk
@@ -106,7 +106,9 @@ def placeholder_files(tls_files: TlsFiles) -> dict[str, bytes]:
     return files
 
 
-def self_signed_certificate(key: ec.EllipticCurvePrivateKey, names: Iterable[str]) -> bytes:
+def self_signed_certificate(
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, names: Iterable[str]
+) -> bytes:
     """A PEM certificate for `names` (subject alternative names), signed by `key` itself."""
     dns_names = _certificate_names(names) or [FALLBACK_NAME]
     subject = x509.Name(
