@@ -17,9 +17,11 @@ import typer
 from nginxgen.core.formats import AnnotatedFormat, EngineKind, OutputFormat, SchemaKind
 
 if TYPE_CHECKING:
+    from nginxgen.commands.project import ProxySelection
     from nginxgen.commands.result import Report
 
 EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
     name="nginxgen",
@@ -46,6 +48,11 @@ def run(command: Callable[[], Report]) -> None:
         raise typer.Exit(code=error.exit_code) from None
     except (typer.Exit, typer.Abort):
         raise
+    except KeyboardInterrupt:
+        # Outside a deploy's critical section (which defers the signal and says where the
+        # proxy stands itself): nothing had been changed yet.
+        typer.echo("nginxgen: interrupted; nothing was changed", err=True)
+        raise typer.Exit(code=EXIT_INTERRUPTED) from None
     except Exception as error:
         if _debug:
             raise
@@ -346,7 +353,15 @@ ContainerOption = Annotated[
 ComposeServiceOption = Annotated[
     str | None,
     typer.Option(
-        "--compose-service", help="Find the proxy by its compose service [default: nginx]"
+        "--compose-service",
+        help="This project's container of this compose service [default: nginx]",
+    ),
+]
+ProjectOption = Annotated[
+    str | None,
+    typer.Option(
+        "--project",
+        help="The proxy's compose project [default: this directory's, or $COMPOSE_PROJECT_NAME]",
     ),
 ]
 SwarmServiceOption = Annotated[
@@ -358,10 +373,28 @@ SwarmServiceOption = Annotated[
 ]
 
 
+def _progress(line: str) -> None:
+    """What a long command is doing, as it happens: stderr, unbuffered by the final report."""
+    typer.echo(line, err=True)
+
+
+def _proxy(
+    container: str | None,
+    compose_service: str | None,
+    swarm_service: str | None,
+    project: str | None,
+    settings_file: Path | None,
+) -> ProxySelection:
+    from nginxgen.commands.project import select_proxy
+
+    return select_proxy(container, compose_service, swarm_service, project, settings_file)
+
+
 @app.command()
 def deploy(
     container: ContainerOption = None,
     compose_service: ComposeServiceOption = None,
+    project: ProjectOption = None,
     swarm_service: SwarmServiceOption = None,
     dry_run: Annotated[
         bool,
@@ -376,13 +409,12 @@ def deploy(
 
     run(
         lambda: command.deploy(
-            container,
-            compose_service,
+            _proxy(container, compose_service, swarm_service, project, settings_file),
             dry_run,
             keep,
             environments,
             settings_file,
-            swarm_service=swarm_service,
+            progress=_progress,
         )
     )
 
@@ -394,35 +426,43 @@ def rollback(
     ] = None,
     container: ContainerOption = None,
     compose_service: ComposeServiceOption = None,
+    project: ProjectOption = None,
     swarm_service: SwarmServiceOption = None,
     settings_file: SettingsOption = None,
 ) -> None:
     """Put a kept deployed version back into the running proxy, tested and verified."""
     from nginxgen.commands import rollback as command
 
-    run(lambda: command.rollback(to, container, compose_service, settings_file, swarm_service))
+    run(
+        lambda: command.rollback(
+            to,
+            _proxy(container, compose_service, swarm_service, project, settings_file),
+            settings_file,
+            progress=_progress,
+        )
+    )
 
 
 @app.command()
 def status(
     container: ContainerOption = None,
     compose_service: ComposeServiceOption = None,
+    project: ProjectOption = None,
     swarm_service: SwarmServiceOption = None,
     environments: EnvironmentsOption = None,
     settings_file: SettingsOption = None,
     output_format: FormatOption = OutputFormat.text,
 ) -> None:
-    """Read-only: live version, networks, services, certificates and htpasswd in the proxy."""
+    """Read-only: the live proxy (what a restart does) apart from the candidate in out/."""
     from nginxgen.commands.status import status as status_command
 
     run(
         lambda: status_command(
-            container,
-            compose_service,
+            _proxy(container, compose_service, swarm_service, project, settings_file),
             environments,
             settings_file,
             output_format,
-            swarm_service=swarm_service,
+            progress=_progress,
         )
     )
 

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from nginx_fixtures import DockerStack, http_get, wait_for
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
+from nginxgen.commands.compose import compose_service
 from nginxgen.commands.deploy import certificate_advice
 from nginxgen.docker.live import (
     LiveLayout,
@@ -61,11 +63,25 @@ def test_a_directory_mount_at_conf_d_is_the_live_layout() -> None:
     assert find_layout(mounts, "nginx-ssl.conf", lambda _: True) == LAYOUT
 
 
-def test_a_single_file_mount_is_refused_with_the_fix() -> None:
+def test_a_single_file_mount_is_refused_with_the_layout_compose_prints(tmp_path: Path) -> None:
     mounts = [Mount("bind", "/srv/out/nginx-ssl.conf", f"{CONF_D}/nginx-ssl.conf", False)]
     with pytest.raises(Refused, match="single-file mount") as refused:
         find_layout(mounts, "nginx-ssl.conf", lambda _: False)
-    assert f"./out:{CONF_D}" in str(refused.value)
+    advised = f"./deployed:{CONF_D}"
+    assert advised in str(refused.value) and "./out:" not in str(refused.value)
+    # The very line `nginxgen compose` prints, not a layout of its own.
+    (tmp_path / "site.yaml").write_text(site("site.example.com"), encoding="utf-8")
+    plan = generate(tmp_path, Settings()).plan
+    volumes = yaml.safe_load(compose_service(plan, Settings()))["services"]["nginx"]["volumes"]
+    assert advised in volumes
+
+
+def test_the_directory_render_writes_is_refused_as_conf_d() -> None:
+    mounts = [Mount("bind", "/srv/app/out", CONF_D, True)]
+    with pytest.raises(Refused, match="the directory `nginxgen render` writes") as refused:
+        find_layout(mounts, "nginx-ssl.conf", lambda _: True, "/srv/app/out")
+    assert f"./deployed:{CONF_D}" in str(refused.value)
+    assert find_layout(mounts, "nginx-ssl.conf", lambda _: True, "/srv/other/out").directory
 
 
 @pytest.mark.parametrize(

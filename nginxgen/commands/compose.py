@@ -10,21 +10,23 @@ It is built as data and written by PyYAML; the reasons are comments above it.
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from nginxgen.commands.project import open_project, plan_project
+from nginxgen.commands.project import (
+    open_project,
+    plan_mounts,
+    plan_project,
+    proxy_image,
+    uses_variable,
+)
 from nginxgen.commands.result import Report
-from nginxgen.core.facts import CONF_D, LETSENCRYPT
+from nginxgen.docker.mounts import DEPLOYED
 from nginxgen.generation.models import Settings
-from nginxgen.generation.plan_types import EnvironmentPlan, Plan
+from nginxgen.generation.plan_types import Plan
 
-CERTBOT_CONF = "./certbot/conf"
-CERTBOT_WEBROOT = "./certbot/www"
-DEPLOYED = "./deployed"
-HTPASSWD = "./htpasswd"
 PROXY_NETWORK = "proxy"
 PROXY_NETWORK_NAME = "nginxgen-proxy"
 
@@ -58,52 +60,12 @@ _TW_REUSE_WHY = """\
 """
 
 
-def uses_variable(plan: Plan) -> bool:
-    return any(environment.strategy == "variable" for environment in plan.environments)
-
-
-def htpasswd_files(environment: EnvironmentPlan) -> list[str]:
-    """The htpasswd files an environment's server or locations name."""
-    accesses = [environment.access, *(location.access for location in environment.locations)]
-    return sorted({access.htpasswd for access in accesses if access and access.htpasswd})
-
-
-def proxy_image(settings: Settings) -> str:
-    return settings.check.image or f"nginx:{settings.nginx_version}"
-
-
-def numbered_sources(base: str, targets: list[str]) -> list[tuple[str, str]]:
-    """The first target gets `base`, the others `base` + their own path, so none collide."""
-    return [
-        (base if index == 0 else f"{base}{target}", target) for index, target in enumerate(targets)
-    ]
-
-
 def compose_document(plan: Plan, settings: Settings, service: str = "nginx") -> dict[str, Any]:
     https = any(environment.tls for environment in plan.environments)
-    webroots = sorted({env.acme_webroot for env in plan.environments if env.acme_webroot})
-    htpasswd_directories = sorted(
-        {
-            str(PurePosixPath(path).parent)
-            for environment in plan.environments
-            for path in htpasswd_files(environment)
-        }
-    )
-    volumes = [f"{DEPLOYED}:{CONF_D}"]
-    if https:
-        volumes.append(f"{CERTBOT_CONF}:{LETSENCRYPT}:ro")
-    # certbot writes challenges to the first webroot; others are the user's own directories.
-    volumes += [
-        f"{source}:{target}:ro" for source, target in numbered_sources(CERTBOT_WEBROOT, webroots)
-    ]
-    volumes += [
-        f"{source}:{target}:ro"
-        for source, target in numbered_sources(HTPASSWD, htpasswd_directories)
-    ]
     proxy: dict[str, Any] = {
         "image": proxy_image(settings),
         "ports": _ports(plan, https),
-        "volumes": volumes,
+        "volumes": [str(mount) for mount in plan_mounts(plan)],
         "networks": ["default", PROXY_NETWORK],
     }
     if uses_variable(plan):
