@@ -397,9 +397,10 @@ def restore(
             )
     if not failed:
         where = f" in all {len(proxies)} tasks" if len(proxies) > 1 else ""
-        transcript.say(
-            f"rolled back: the previous config is serving again{where} ({layout.live_path})"
-        )
+        line = f"rolled back: the previous config is serving again{where} ({layout.live_path})"
+        transcript.say(line)
+        # Also as it happens: when an exception follows, the transcript is never printed.
+        progress(line)
     return not failed
 
 
