@@ -63,9 +63,9 @@ def test_the_options_are_one_value_validated_once() -> None:
     assert proxy_selection(None, None, "s", HERE) == BySwarmService("s")
     assert proxy_selection(None, None, None, HERE) == ByComposeService("nginx", HERE)
     assert proxy_selection(None, "web", None, HERE) == ByComposeService("web", HERE)
-    for given in (("c", "web", None), ("c", None, "s"), (None, "web", "s")):
+    for container, compose, swarm in (("c", "web", None), ("c", None, "s"), (None, "web", "s")):
         with pytest.raises(UsageError, match="give one of"):
-            proxy_selection(*given, HERE)
+            proxy_selection(container, compose, swarm, HERE)
     with pytest.raises(UsageError, match="--project"):
         proxy_selection("c", None, None, ComposeProject("edge", "/srv", named=True))
 
