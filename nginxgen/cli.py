@@ -2,7 +2,8 @@
 `Report` it returns. The only module that prints.
 
 Exit codes: 0 ok · 1 findings (drift, lint, `nginx -t` failed) · 2 invalid input or usage ·
-3 unexpected bug (traceback only with `--debug`). Command modules are imported inside each
+3 unexpected bug (traceback only with `--debug`) · 130 interrupted (SIGINT, or SIGTERM during a
+deploy). Command modules are imported inside each
 command, so that `nginxgen render` never loads Docker or cryptography.
 """
 

@@ -33,6 +33,14 @@ routes:
 access:
   basic_auth: {htpasswd: /etc/nginx/htpasswd/shop}
 """
+HTTP_SHOP = """\
+domains: [shop.example.com]
+tls: false
+services:
+  app: {host: app, port: 3000}
+routes:
+  - {path: /, service: app}
+"""
 
 
 def test_the_default_bridge_alone_is_an_error_a_user_defined_network_is_not() -> None:
@@ -211,8 +219,7 @@ def test_after_a_refused_deploy_status_tells_the_live_proxy_from_the_candidate(
     proxy = docker_stack.wrapped("nginx")
     environments = project / "environments"
     (environments / "shop.yaml").write_text(
-        "domains: [shop.example.com]\ntls: false\nservices:\n  app: {host: app, port: 3000}\n"
-        "routes:\n  - {path: /, service: app}\n",
+        HTTP_SHOP,
         encoding="utf-8",
     )
     assert CliRunner().invoke(app, ["deploy", "--container", proxy.name]).exit_code == 0
@@ -264,6 +271,11 @@ def test_a_proxy_whose_conf_d_is_out_is_refused_by_deploy_and_flagged_by_status(
 ) -> None:
     out = project / "out"
     out.mkdir()
+    # HTTP only, so nothing but the layout stands in the way.
+    (project / "environments" / "shop.yaml").write_text(
+        HTTP_SHOP,
+        encoding="utf-8",
+    )
     docker_stack.start_nginx(IMAGE, {}, volumes={str(out): CONF_D})
     proxy = docker_stack.wrapped("nginx")
     result = CliRunner().invoke(app, ["deploy", "--container", proxy.name])
