@@ -50,9 +50,9 @@ def run(command: Callable[[], Report]) -> None:
     except (typer.Exit, typer.Abort):
         raise
     except KeyboardInterrupt:
-        # Outside a deploy's critical section (which defers the signal and says where the
-        # proxy stands itself): nothing had been changed yet.
-        typer.echo("nginxgen: interrupted; nothing was changed", err=True)
+        # Never inside a deploy's critical section, which defers the signal and says itself
+        # where the proxy stands.
+        typer.echo("nginxgen: interrupted", err=True)
         raise typer.Exit(code=EXIT_INTERRUPTED) from None
     except Exception as error:
         if _debug:

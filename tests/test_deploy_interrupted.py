@@ -6,12 +6,11 @@ interrupted and how to settle it."""
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
 import sys
-import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,8 @@ from typing import Any
 import pytest
 from docker.errors import APIError
 from nginx_fixtures import DockerStack, http_get, wait_for
+from test_deploy import SQUATTER
+from test_status import put_files
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
@@ -115,16 +116,6 @@ def live(docker_stack: DockerStack, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     return live
 
 
-def put_files(container: Any, files: dict[str, bytes]) -> None:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for path, data in files.items():
-            info = tarfile.TarInfo(path.lstrip("/"))
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    assert container.put_archive("/", buffer.getvalue())
-
-
 def wait_until_paused(process: subprocess.Popen[str], step: str) -> list[str]:
     """stderr lines up to the pause at `step` (the process says so when it gets there)."""
     assert process.stderr is not None
@@ -184,14 +175,6 @@ def test_a_signal_at_any_step_leaves_nginx_serving_the_file_on_disk(
         status = live.cli("status")
         assert "error: deploy:" not in status.output, said + status.output
         assert not (live.deployed / ".nginxgen" / "deploy-journal.json").exists()
-
-
-SQUATTER = b"""\
-events {}
-http {
-    server { listen 443; return 200 "squatter"; }
-}
-"""
 
 
 @pytest.mark.nginx
@@ -282,3 +265,31 @@ def test_a_kill_mid_deploy_leaves_a_journal_that_status_reports_and_the_next_run
     after = live.cli("status")
     assert "error: deploy:" not in after.output, after.output
     assert not (live.deployed / ".nginxgen" / "deploy-journal.json").exists()
+
+
+# Between the named steps too: a signal after a delay spread over a whole deploy (the render,
+# nginx -t, the reload's wait, the probes, the version), without any pause.
+DELAYS = (0.8, 1.6, 2.4, 3.2, 4.0, 5.0)
+
+
+@pytest.mark.nginx
+def test_a_signal_at_any_moment_leaves_nginx_serving_the_file_on_disk(
+    live: Live, processes: list[subprocess.Popen[str]]
+) -> None:
+    endings = []
+    for index, delay in enumerate(DELAYS):
+        new = next(backend for backend in BACKENDS if backend != live.on_disk())
+        live.want(new)
+        process = live.deploy_process("nowhere", seconds=0)
+        processes.append(process)
+        time.sleep(delay)
+        process.send_signal(signal.SIGINT if index % 2 else signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=PROCESS_TIMEOUT_SECONDS)
+        said = f"after {delay} s: exit {process.returncode}: {stdout}{stderr}"
+        # Finished before the signal (0), stopped or finished with it (130), or killed by it
+        # while Python was still starting, before nginxgen ran at all (-2, -15).
+        assert process.returncode in (0, 130, -signal.SIGINT, -signal.SIGTERM), said
+        live.assert_consistent()
+        assert not (live.deployed / ".nginxgen" / "deploy-journal.json").exists(), said
+        endings.append(process.returncode)
+    print("exit codes by delay:", dict(zip(DELAYS, endings, strict=True)))

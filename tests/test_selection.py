@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from nginx_fixtures import DockerStack, http_get
+from test_status import HTTP_SHOP
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
@@ -102,15 +103,6 @@ def test_another_projects_proxy_is_never_chosen() -> None:
 
 # ---- two compose projects on one Docker daemon ----------------------------------------------
 
-SITE = """\
-domains: [site.example.com]
-tls: false
-services:
-  app: {host: app, port: 3000}
-routes:
-  - {path: /, service: app}
-"""
-
 
 @pytest.fixture
 def two_projects(
@@ -122,7 +114,7 @@ def two_projects(
     for project in (mine, other):
         (project / "deployed").mkdir(parents=True)
         (project / "environments").mkdir()
-        (project / "environments" / "site.yaml").write_text(SITE, encoding="utf-8")
+        (project / "environments" / "shop.yaml").write_text(HTTP_SHOP, encoding="utf-8")
         (project / "nginxgen.yaml").write_text('nginx_version: "1.26"\n', encoding="utf-8")
     monkeypatch.chdir(mine)
     monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
@@ -152,7 +144,7 @@ def test_a_plain_deploy_reaches_this_projects_proxy_only(
     assert result.exit_code == 0, result.output
     assert f"deployed to {stack.wrapped('mine').name}" in result.output
     assert live_file(mine).is_file() and not live_file(other).exists()
-    assert http_get(stack.port("mine", 80), "site.example.com").status == 200
+    assert http_get(stack.port("mine", 80), "shop.example.com").status == 200
     status = CliRunner().invoke(app, ["status"])
     assert f"proxy {stack.wrapped('mine').name}" in status.output, status.output
 

@@ -22,8 +22,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -114,14 +113,14 @@ class Interrupted(Exception):
 
 
 class Interruptions:
-    """SIGINT and SIGTERM while active: outside the critical section they raise `Interrupted`
-    (nothing changed yet); inside it they are kept in `pending` until it ends. Only the main
-    thread can receive signals, so elsewhere this changes nothing."""
+    """SIGINT and SIGTERM while active: before the critical section they raise `Interrupted`
+    (nothing changed yet); from its start (`defer`) they are kept in `pending`, reported once
+    the deploy has ended. Only the main thread receives signals; elsewhere this changes nothing."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.pending: str | None = None
-        self._critical = 0
+        self._deferring = False
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> Interruptions:
@@ -141,7 +140,7 @@ class Interruptions:
 
     def _receive(self, number: int, _: FrameType | None) -> None:
         name = signal.Signals(number).name
-        if not self._critical:
+        if not self._deferring:
             raise Interrupted(name)
         self.pending = name
         self.progress(
@@ -149,13 +148,10 @@ class Interruptions:
             "proxy is not left between two configs"
         )
 
-    @contextmanager
-    def critical(self) -> Iterator[None]:
-        self._critical += 1
-        try:
-            yield
-        finally:
-            self._critical -= 1
+    def defer(self) -> None:
+        """From now until the end: the critical section starts, and once the live file may have
+        changed no signal may turn into an exception that would report "before any change"."""
+        self._deferring = True
 
 
 def pause(step: str, progress: Progress) -> None:
@@ -225,9 +221,10 @@ def apply(
     """Test `candidate` in the live container, then swap, reload, verify and probe; restore on
     failure. `proxies` share `layout`'s directory (one container, or a Swarm service's tasks on
     one node): tested and swapped in the first, reloaded, verified and probed in each."""
-    with Interruptions(progress) as interruptions:
+    interruptions = Interruptions(progress)
+    with interruptions:
         try:
-            return _apply(
+            outcome = _apply(
                 proxies,
                 layout,
                 candidate,
@@ -239,11 +236,12 @@ def apply(
                 dry_run=dry_run,
             )
         except Interrupted as interrupted:
-            return Outcome(
+            outcome = Outcome(
                 "interrupted",
                 "interrupted before any change: the live config is untouched and still serving",
                 interrupted.signal,
             )
+    return replace(outcome, signal=outcome.signal or interruptions.pending)
 
 
 def _apply(
@@ -289,11 +287,10 @@ def _apply(
         transcript.say("dry run: nothing changed")
         return Outcome("tested", "dry run: nothing changed")
     pause("tested", progress)
-    with interruptions.critical():
-        outcome = _critical_section(
-            proxies, layout, previous, candidate, transcript, progress, targets, recording
-        )
-    return replace(outcome, signal=interruptions.pending)
+    interruptions.defer()
+    return _critical_section(
+        proxies, layout, previous, candidate, transcript, progress, targets, recording
+    )
 
 
 def _critical_section(
