@@ -9,8 +9,11 @@ command, so that `nginxgen render` never loads Docker or cryptography.
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -36,11 +39,19 @@ app = typer.Typer(
 _debug = False
 
 
+def _terminate(number: int, _: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(number).name)
+
+
 def run(command: Callable[[], Report]) -> None:
     """The one error boundary: print the command's report and exit with its code; user errors
     exit 2 (or their own code), anything else is a bug (3)."""
     from nginxgen.core.errors import ConfigError, NginxgenError
 
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM ends a command as Ctrl-C does: through this boundary, with exit 130 (a
+        # deploy's critical section defers both and says where the proxy stands).
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         report = command()
     except NginxgenError as error:

@@ -100,7 +100,7 @@ def outcome_report(outcome: Outcome, transcript: Transcript) -> Report:
         return Report(
             EXIT_INTERRUPTED,
             transcript.text,
-            f"nginxgen: interrupted ({outcome.signal}): {outcome.state}: {outcome.where}\n",
+            f"nginxgen: interrupted ({outcome.signal}): {outcome.where}\n",
         )
     return Report(EXIT_OK if outcome.ok else EXIT_FINDINGS, transcript.text)
 

@@ -84,8 +84,8 @@ class Transcript:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a deploy or rollback ended: `state`, where the proxy stands (`where`), and the
-    signal that arrived meanwhile (`signal`, e.g. SIGINT), if any."""
+    """How a deploy or rollback ended: `state`, where the proxy stands (`where`, one sentence
+    that names the state), and the signal that arrived meanwhile (`signal`, e.g. SIGINT)."""
 
     state: State
     where: str
@@ -238,7 +238,7 @@ def apply(
         except Interrupted as interrupted:
             outcome = Outcome(
                 "interrupted",
-                "interrupted before any change: the live config is untouched and still serving",
+                "stopped before any change: the live config is untouched and still serving",
                 interrupted.signal,
             )
     return replace(outcome, signal=outcome.signal or interruptions.pending)
@@ -278,14 +278,14 @@ def _apply(
             f"refused: nginx -t failed inside {first.name} ({test.nginx_version}); "
             "the live config is untouched and still serving"
         )
-        return Outcome("refused", "the live config is untouched and still serving")
+        return Outcome("refused", "refused: the live config is untouched and still serving")
     transcript.say(
         f"nginx -t passed inside {first.name} ({test.nginx_version}): real certificates, "
         "htpasswd files and includes"
     )
     if dry_run:
         transcript.say("dry run: nothing changed")
-        return Outcome("tested", "dry run: nothing changed")
+        return Outcome("tested", "tested, dry run: nothing changed")
     pause("tested", progress)
     interruptions.defer()
     return _critical_section(
@@ -320,9 +320,10 @@ def _critical_section(
             restored = restore(proxies, layout, previous, transcript, progress)
             journal.clear(first, layout)
             if restored:
-                return Outcome("rolled back", "the previous config is serving again")
+                return Outcome("rolled back", "rolled back: the previous config is serving again")
             return Outcome(
-                "restore failed", f"the previous config is on disk; inspect {first.name}"
+                "restore failed",
+                f"restore failed: the previous config is on disk; inspect {first.name}",
             )
         pause("probed", progress)
         if recording is not None:
@@ -336,7 +337,7 @@ def _critical_section(
         raise
     names = ", ".join(proxy.name for proxy in proxies)
     return Outcome(
-        "deployed", f"the candidate ({digest(candidate)}) is on disk and live in {names}"
+        "deployed", f"deployed: the candidate ({digest(candidate)}) is on disk and live in {names}"
     )
 
 
