@@ -48,7 +48,8 @@ def run(command: Callable[[], Report]) -> None:
     exit 2 (or their own code), anything else is a bug (3)."""
     from nginxgen.core.errors import ConfigError, NginxgenError
 
-    if threading.current_thread() is threading.main_thread():
+    main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         # SIGTERM ends a command as Ctrl-C does: through this boundary, with exit 130 (a
         # deploy's critical section defers both and says where the proxy stands).
         signal.signal(signal.SIGTERM, _terminate)

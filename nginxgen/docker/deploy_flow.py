@@ -126,7 +126,9 @@ class Interruptions:
     def __enter__(self) -> Interruptions:
         if threading.current_thread() is threading.main_thread():
             for number in DEFERRED_SIGNALS:
-                self._previous[number] = signal.signal(number, self._receive)
+                # An ignored signal (nohup, a background job's SIGINT) stays ignored.
+                if signal.getsignal(number) is not signal.SIG_IGN:
+                    self._previous[number] = signal.signal(number, self._receive)
         return self
 
     def __exit__(
