@@ -276,8 +276,9 @@ def test_a_kill_mid_deploy_leaves_a_journal_that_status_reports_and_the_next_run
 
 
 # Between the named steps too: a signal after a delay spread over a whole deploy (the render,
-# nginx -t, the reload's wait, the probes, the version), without any pause.
-DELAYS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 5.0)
+# nginx -t, the reload's wait, the probes, the version), counted from nginxgen's first line,
+# without any pause.
+DELAYS = (0.0, 0.3, 0.6, 1.0, 1.4, 1.8, 2.4, 3.2)
 
 
 @pytest.mark.nginx
@@ -290,9 +291,12 @@ def test_a_signal_at_any_moment_leaves_nginx_serving_the_file_on_disk(
         live.want(new)
         process = live.deploy_process("nowhere", seconds=0)
         processes.append(process)
+        assert process.stderr is not None
+        first = process.stderr.readline()
         time.sleep(delay)
         process.send_signal(signal.SIGINT if index % 2 else signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=PROCESS_TIMEOUT_SECONDS)
+        stderr = first + stderr
         said = f"after {delay} s: exit {process.returncode}: {stdout}{stderr}"
         # Finished before the signal (0), stopped or finished with it (130), or killed by it
         # while Python started or shut down, nginxgen's handlers not (or no longer) there.
