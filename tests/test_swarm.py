@@ -336,6 +336,7 @@ def test_a_reload_that_fails_in_one_task_restores_once_and_reloads_every_task(
     monkeypatch.setattr(deploy_flow, "swap_in", lambda _, __, text: swaps.append(text))
     monkeypatch.setattr(deploy_flow, "reload", reload)
     # The journal and the kept versions are files in the shared directory: none here.
+    monkeypatch.setattr(deploy_flow, "kept_versions", lambda *_: [])
     monkeypatch.setattr(deploy_flow, "keep_previous", lambda *_: None)
     for name in ("write", "clear"):
         monkeypatch.setattr(journal, name, lambda *_: None)

@@ -40,6 +40,7 @@ from nginxgen.docker.live import (
     shared_layout,
     unified_diff,
     version_of,
+    versions,
 )
 from nginxgen.docker.operations import (
     CandidateTest,
@@ -307,7 +308,8 @@ def _critical_section(
 ) -> Outcome:
     first = proxies[0]
     moment = recording.moment if recording else datetime.datetime.now(datetime.UTC)
-    previous_version = keep_previous(first, layout, previous, candidate, moment)
+    kept = kept_versions(first, layout)
+    previous_version = keep_previous(first, layout, previous, candidate, moment, kept)
     entry = journal.begin(previous, candidate, previous_version, moment.isoformat())
     journal.write(first, layout, entry)
     try:
@@ -329,8 +331,7 @@ def _critical_section(
             )
         pause("probed", progress)
         if recording is not None:
-            journal.write(first, layout, entry.at("record"))
-            record_version(first, layout, candidate, recording, transcript)
+            record_version(first, layout, candidate, recording, transcript, kept)
         journal.clear(first, layout)
     except BaseException as error:
         progress(f"{type(error).__name__} during the deploy: putting the previous config back…")
@@ -410,15 +411,17 @@ def keep_previous(
     previous: str | None,
     candidate: str,
     moment: datetime.datetime,
+    kept: list[str],
 ) -> str | None:
     """The kept version of the file about to be replaced, kept now if it was not (a first
-    deploy, or a file put there by hand), so a cut-off deploy can always be rolled back."""
+    deploy, or a file put there by hand), so a cut-off deploy can always be rolled back.
+    `kept` (the versions' names) gains it."""
     if previous is None:
         return None
-    kept = kept_versions(proxy, layout)
     name = version_of(kept, previous)
     if name is None and previous != candidate:
         name = save_version(proxy, layout, previous, moment - datetime.timedelta(seconds=1))
+        kept[:] = versions([*kept, name])
     return name
 
 
@@ -428,13 +431,14 @@ def record_version(
     candidate: str,
     recording: Recording,
     transcript: Transcript,
+    kept: list[str],
 ) -> None:
     """Keep the candidate as the newest version (unless it is already), prune beyond `keep`."""
-    kept = kept_versions(proxy, layout)
     name = version_of(kept, candidate)
     if name is None or name != (kept[0] if kept else None):
         name = save_version(proxy, layout, candidate, recording.moment)
-    removed = prune_versions(proxy, layout, recording.keep)
+        kept[:] = versions([*kept, name])
+    removed = prune_versions(proxy, layout, recording.keep, kept)
     transcript.say(
         f"version {name} kept in {layout.versions_directory}"
         + (f" ({len(removed)} older removed, --keep {recording.keep})" if removed else "")

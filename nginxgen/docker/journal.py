@@ -17,8 +17,9 @@ from dataclasses import asdict, dataclass
 from nginxgen.docker.live import LiveLayout, digest
 from nginxgen.docker.proxy import ProxyContainer
 
-# The steps of the critical section, in order, as the journal names them.
-STEPS = ("swap", "reload", "probe", "restore", "record")
+# The steps of the critical section as the journal names them: before the rename, after it
+# (reloading, verifying, probing, keeping the version), putting the previous file back.
+STEPS = ("swap", "reload", "restore")
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def begin(
 
 
 def write(proxy: ProxyContainer, layout: LiveLayout, journal: Journal) -> None:
-    proxy.run(["mkdir", "-p", layout.state_directory])
+    """One round trip: the state directory exists (the candidate's test staged there)."""
     proxy.write_files(
         layout.state_directory,
         {layout.journal_path.rsplit("/", 1)[1]: journal.to_json().encode("utf-8")},
