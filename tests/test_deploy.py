@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime
 import io
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -383,3 +385,11 @@ def test_rollback_goes_back_to_the_previous_version(live_stack: Stack) -> None:
     again = live_stack.nginx_cli("rollback", "--to", "nonexistent")
     assert again.exit_code == 2
     assert "no kept version matches" in again.output
+
+
+def test_the_commands_that_share_the_project_helpers_do_not_load_docker() -> None:
+    # Every command opens its project through commands/project.py, which knows the proxy's
+    # mounts and options: `render` must still not load the Docker SDK.
+    code = "import sys, nginxgen.commands.render; print('docker' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "False"

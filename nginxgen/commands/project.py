@@ -8,16 +8,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, Report
 from nginxgen.core.errors import ConfigError
-from nginxgen.docker.deploy_flow import Outcome, Transcript
 from nginxgen.docker.mounts import ProxyMount, proxy_mounts
 from nginxgen.docker.selection import ComposeProject, ProxySelection, proxy_selection
 from nginxgen.generation.loader import load_settings, read_environments
 from nginxgen.generation.models import Settings
 from nginxgen.generation.plan import build_plan
 from nginxgen.generation.plan_types import EnvironmentPlan, Plan
+
+if TYPE_CHECKING:
+    # Types only: every command opens its project here, and `render` must not load Docker.
+    from nginxgen.docker.deploy_flow import Outcome, Transcript
 
 
 @dataclass(frozen=True)
