@@ -6,6 +6,7 @@ interrupted and how to settle it."""
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -114,6 +115,12 @@ class Live:
         )
 
 
+def connects(proxy: Any, host: str) -> bool:
+    """Whether `host:3000` accepts a connection from inside the proxy."""
+    script = f"exec 3<>/dev/tcp/{host}/3000"
+    return int(proxy.exec_run(["bash", "-c", script]).exit_code) == 0
+
+
 @pytest.fixture
 def live(docker_stack: DockerStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Live:
     monkeypatch.chdir(tmp_path)
@@ -121,6 +128,15 @@ def live(docker_stack: DockerStack, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     live.want("app")
     first = live.cli("deploy")
     assert first.exit_code == 0, first.output
+    # The backends answer before any test asks which config nginx serves.
+    proxy = docker_stack.wrapped("nginx")
+    for backend in BACKENDS:
+        wait_for(
+            f"{backend} accepting connections",
+            functools.partial(connects, proxy, backend),
+            bool,
+            timeout=30,
+        )
     return live
 
 
