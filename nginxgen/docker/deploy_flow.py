@@ -321,13 +321,14 @@ def _critical_section(
         if problems:
             transcript.say(*(f"failed: {problem}" for problem in problems))
             journal.write(first, layout, entry.at("restore"))
-            restored = restore(proxies, layout, previous, transcript, progress)
-            journal.clear(first, layout)
-            if restored:
+            if restore(proxies, layout, previous, transcript, progress):
+                journal.clear(first, layout)
                 return Outcome("rolled back", "rolled back: the previous config is serving again")
+            # The journal stays: nginx may not serve the file on disk, and status says so.
             return Outcome(
                 "restore failed",
-                f"restore failed: the previous config is on disk; inspect {first.name}",
+                f"restore failed: the previous config is on disk, nginx in {first.name} may "
+                "serve another; `nginxgen status` says how to settle it",
             )
         pause("probed", progress)
         if recording is not None:
@@ -335,8 +336,8 @@ def _critical_section(
         journal.clear(first, layout)
     except BaseException as error:
         progress(f"{type(error).__name__} during the deploy: putting the previous config back…")
-        restore(proxies, layout, previous, transcript, progress)
-        journal.clear(first, layout)
+        if restore(proxies, layout, previous, transcript, progress):
+            journal.clear(first, layout)
         raise
     names = ", ".join(proxy.name for proxy in proxies)
     return Outcome(
