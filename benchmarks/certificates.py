@@ -47,6 +47,7 @@ from benchmarks.docker_stack import LOOPBACK, BenchmarkError, Stack, require_ima
 from benchmarks.docker_stack import client as docker_client
 from nginxgen.commands.certs import renew
 from nginxgen.commands.deploy import deploy
+from nginxgen.docker.selection import ByContainer
 
 DEFAULT_IMAGE = "nginxgen-test/nginx:trixie"
 STEADY = "steady.test"
@@ -162,7 +163,7 @@ class AcmeBench:
         )
 
     def deploy(self) -> tuple[int, str]:
-        report = deploy(self.proxy, None, False, 10, None, None)
+        report = deploy(ByContainer(self.proxy), False, 10, None, None)
         return report.exit_code, report.stdout
 
     def close(self) -> None:
@@ -193,7 +194,7 @@ def run(rounds: int, image: str) -> int:
                     issuance.append((time.monotonic() - started, load.sent, len(load.failures)))
                 with LoadLoop(bench.https_port, domain) as load:
                     started = time.monotonic()
-                    report = renew(True, bench.proxy, None, None, None, None)
+                    report = renew(True, ByContainer(bench.proxy), None, None)
                     if report.exit_code:
                         raise BenchmarkError(f"renewal failed:\n{report.stdout}")
                     renewals.append((time.monotonic() - started, load.sent, len(load.failures)))

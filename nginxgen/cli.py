@@ -2,14 +2,18 @@
 `Report` it returns. The only module that prints.
 
 Exit codes: 0 ok · 1 findings (drift, lint, `nginx -t` failed) · 2 invalid input or usage ·
-3 unexpected bug (traceback only with `--debug`). Command modules are imported inside each
+3 unexpected bug (traceback only with `--debug`) · 130 interrupted (SIGINT, or SIGTERM during a
+deploy). Command modules are imported inside each
 command, so that `nginxgen render` never loads Docker or cryptography.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -24,9 +28,11 @@ from nginxgen.core.formats import (
 )
 
 if TYPE_CHECKING:
+    from nginxgen.commands.project import ProxySelection
     from nginxgen.commands.result import Report
 
 EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
     name="nginxgen",
@@ -40,11 +46,20 @@ app = typer.Typer(
 _debug = False
 
 
+def _terminate(number: int, _: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(number).name)
+
+
 def run(command: Callable[[], Report]) -> None:
     """The one error boundary: print the command's report and exit with its code; user errors
     exit 2 (or their own code), anything else is a bug (3)."""
     from nginxgen.core.errors import ConfigError, NginxgenError
 
+    main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        # SIGTERM ends a command as Ctrl-C does: through this boundary, with exit 130 (a
+        # deploy's critical section defers both and says where the proxy stands).
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         report = command()
     except NginxgenError as error:
@@ -53,6 +68,11 @@ def run(command: Callable[[], Report]) -> None:
         raise typer.Exit(code=error.exit_code) from None
     except (typer.Exit, typer.Abort):
         raise
+    except KeyboardInterrupt:
+        # Never inside a deploy's critical section, which defers the signal and says itself
+        # where the proxy stands.
+        typer.echo("nginxgen: interrupted", err=True)
+        raise typer.Exit(code=EXIT_INTERRUPTED) from None
     except Exception as error:
         if _debug:
             raise
@@ -380,7 +400,15 @@ ContainerOption = Annotated[
 ComposeServiceOption = Annotated[
     str | None,
     typer.Option(
-        "--compose-service", help="Find the proxy by its compose service [default: nginx]"
+        "--compose-service",
+        help="This project's container of this compose service [default: nginx]",
+    ),
+]
+ProjectOption = Annotated[
+    str | None,
+    typer.Option(
+        "--project",
+        help="The proxy's compose project [default: this directory's, or $COMPOSE_PROJECT_NAME]",
     ),
 ]
 SwarmServiceOption = Annotated[
@@ -392,10 +420,28 @@ SwarmServiceOption = Annotated[
 ]
 
 
+def _progress(line: str) -> None:
+    """What a long command is doing, as it happens: stderr, unbuffered by the final report."""
+    typer.echo(line, err=True)
+
+
+def _proxy(
+    container: str | None,
+    compose_service: str | None,
+    swarm_service: str | None,
+    project: str | None,
+    settings_file: Path | None,
+) -> ProxySelection:
+    from nginxgen.commands.project import select_proxy
+
+    return select_proxy(container, compose_service, swarm_service, project, settings_file)
+
+
 @app.command()
 def deploy(
     container: ContainerOption = None,
     compose_service: ComposeServiceOption = None,
+    project: ProjectOption = None,
     swarm_service: SwarmServiceOption = None,
     dry_run: Annotated[
         bool,
@@ -412,13 +458,12 @@ def deploy(
 
     run(
         lambda: command.deploy(
-            container,
-            compose_service,
+            _proxy(container, compose_service, swarm_service, project, settings_file),
             dry_run,
             keep,
             environments,
             settings_file,
-            swarm_service=swarm_service,
+            progress=_progress,
         )
     )
 
@@ -430,6 +475,7 @@ def certs_renew(
     ] = False,
     container: ContainerOption = None,
     compose_service: ComposeServiceOption = None,
+    project: ProjectOption = None,
     swarm_service: SwarmServiceOption = None,
     environments: EnvironmentsOption = None,
     settings_file: SettingsOption = None,
@@ -439,7 +485,10 @@ def certs_renew(
 
     run(
         lambda: command.renew(
-            force, container, compose_service, swarm_service, environments, settings_file
+            force,
+            _proxy(container, compose_service, swarm_service, project, settings_file),
+            environments,
+            settings_file,
         )
     )
 
@@ -451,19 +500,28 @@ def rollback(
     ] = None,
     container: ContainerOption = None,
     compose_service: ComposeServiceOption = None,
+    project: ProjectOption = None,
     swarm_service: SwarmServiceOption = None,
     settings_file: SettingsOption = None,
 ) -> None:
     """Put a kept deployed version back into the running proxy, tested and verified."""
     from nginxgen.commands import rollback as command
 
-    run(lambda: command.rollback(to, container, compose_service, settings_file, swarm_service))
+    run(
+        lambda: command.rollback(
+            to,
+            _proxy(container, compose_service, swarm_service, project, settings_file),
+            settings_file,
+            progress=_progress,
+        )
+    )
 
 
 @app.command()
 def status(
     container: ContainerOption = None,
     compose_service: ComposeServiceOption = None,
+    project: ProjectOption = None,
     swarm_service: SwarmServiceOption = None,
     environments: EnvironmentsOption = None,
     settings_file: SettingsOption = None,
@@ -472,17 +530,16 @@ def status(
         typer.Option("--format", help="text, json or openmetrics (docs/metrics.md)"),
     ] = StatusFormat.text,
 ) -> None:
-    """Read-only: live version, networks, services, certificates and htpasswd in the proxy."""
+    """Read-only: the live proxy (what a restart does) apart from the candidate in out/."""
     from nginxgen.commands.status import status as status_command
 
     run(
         lambda: status_command(
-            container,
-            compose_service,
+            _proxy(container, compose_service, swarm_service, project, settings_file),
             environments,
             settings_file,
             output_format,
-            swarm_service=swarm_service,
+            progress=_progress,
         )
     )
 

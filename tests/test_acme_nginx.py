@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from nginxgen.cli import app
 from nginxgen.commands.status import status
 from nginxgen.core.formats import StatusFormat
+from nginxgen.docker.selection import ByContainer
 
 pytestmark = pytest.mark.nginx
 CERTIFICATES_DOC = Path(__file__).resolve().parent.parent / "docs" / "certificates.md"
@@ -149,12 +150,12 @@ def test_one_deploy_obtains_a_new_environments_certificate_and_renew_replaces_it
     assert cron.returncode == 0, log.read_text(encoding="utf-8")
     assert "nothing due" in log.read_text(encoding="utf-8")
 
-    report = status(container, None, None, None, StatusFormat.text)
+    report = status(ByContainer(container), None, None, StatusFormat.text)
     assert "shop: issuer" in report.stdout and "renewal configuration" in report.stdout, (
         report.stdout
     )
     near = renewed.not_valid_after_utc - datetime.timedelta(days=10)
-    report = status(container, None, None, None, StatusFormat.text, now=near)
+    report = status(ByContainer(container), None, None, StatusFormat.text, now=near)
     assert "warning: certificate: shop:" in report.stdout, report.stdout
 
 

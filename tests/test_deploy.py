@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import datetime
 import io
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from nginx_fixtures import DockerStack, http_get, wait_for
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
-from nginxgen.commands.deploy import certificate_advice
+from nginxgen.commands.compose import compose_service
+from nginxgen.commands.project import certificate_advice
 from nginxgen.docker.live import (
     LiveLayout,
     ProbeTarget,
@@ -61,11 +65,25 @@ def test_a_directory_mount_at_conf_d_is_the_live_layout() -> None:
     assert find_layout(mounts, "nginx-ssl.conf", lambda _: True) == LAYOUT
 
 
-def test_a_single_file_mount_is_refused_with_the_fix() -> None:
+def test_a_single_file_mount_is_refused_with_the_layout_compose_prints(tmp_path: Path) -> None:
     mounts = [Mount("bind", "/srv/out/nginx-ssl.conf", f"{CONF_D}/nginx-ssl.conf", False)]
     with pytest.raises(Refused, match="single-file mount") as refused:
         find_layout(mounts, "nginx-ssl.conf", lambda _: False)
-    assert f"./out:{CONF_D}" in str(refused.value)
+    advised = f"./deployed:{CONF_D}"
+    assert advised in str(refused.value) and "./out:" not in str(refused.value)
+    # The very line `nginxgen compose` prints, not a layout of its own.
+    (tmp_path / "site.yaml").write_text(site("site.example.com"), encoding="utf-8")
+    plan = generate(tmp_path, Settings()).plan
+    volumes = yaml.safe_load(compose_service(plan, Settings()))["services"]["nginx"]["volumes"]
+    assert advised in volumes
+
+
+def test_the_directory_render_writes_is_refused_as_conf_d() -> None:
+    mounts = [Mount("bind", "/srv/app/out", CONF_D, True)]
+    with pytest.raises(Refused, match="the directory `nginxgen render` writes") as refused:
+        find_layout(mounts, "nginx-ssl.conf", lambda _: True, "/srv/app/out")
+    assert f"./deployed:{CONF_D}" in str(refused.value)
+    assert find_layout(mounts, "nginx-ssl.conf", lambda _: True, "/srv/other/out").directory
 
 
 @pytest.mark.parametrize(
@@ -367,3 +385,11 @@ def test_rollback_goes_back_to_the_previous_version(live_stack: Stack) -> None:
     again = live_stack.nginx_cli("rollback", "--to", "nonexistent")
     assert again.exit_code == 2
     assert "no kept version matches" in again.output
+
+
+def test_the_commands_that_share_the_project_helpers_do_not_load_docker() -> None:
+    # Every command opens its project through commands/project.py, which knows the proxy's
+    # mounts and options: `render` must still not load the Docker SDK.
+    code = "import sys, nginxgen.commands.render; print('docker' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "False"

@@ -33,6 +33,14 @@ routes:
 access:
   basic_auth: {htpasswd: /etc/nginx/htpasswd/shop}
 """
+HTTP_SHOP = """\
+domains: [shop.example.com]
+tls: false
+services:
+  app: {host: app, port: 3000}
+routes:
+  - {path: /, service: app}
+"""
 
 
 def test_the_default_bridge_alone_is_an_error_a_user_defined_network_is_not() -> None:
@@ -49,6 +57,8 @@ def test_the_live_version_and_drift_against_the_output() -> None:
     kept = [version_name(moment, "v1\n")]
     live, drift = version_findings("v1\n", kept, Path("out/nginx-ssl.conf"), "v1\n")
     assert live.message == f"live: {kept[0]}" and drift.severity == "ok"
+    # The live version is what runs; the drift is about the next deploy.
+    assert (live.scope, drift.scope) == ("live", "candidate")
     _, stale = version_findings("v1\n", kept, Path("out/nginx-ssl.conf"), "v2\n")
     assert stale.severity == "warning" and "nginxgen deploy" in stale.message
     [nothing] = version_findings(None, kept, Path("out/nginx-ssl.conf"), "v1\n")
@@ -139,7 +149,9 @@ def test_a_healthy_stack_is_clean(docker_stack: DockerStack, project: Path) -> N
     assert "certificate: shop: /etc/letsencrypt/live/shop.example.com/fullchain.pem" in (
         result.output
     )
-    assert result.output.endswith("nothing stops a site\n")
+    assert "ok: restart: nginx -t passes on the live files" in result.output
+    assert "live: nothing stops a site\n" in result.output
+    assert result.output.endswith("candidate: nothing stops the next deploy\n")
 
     docker_stack.remove("app")
     stopped = CliRunner().invoke(app, ["status", "--container", proxy.name])
@@ -195,3 +207,82 @@ def test_an_image_without_timeout_runs_commands_unbounded() -> None:
     container = _FakeContainer(has_timeout=False)
     ProxyContainer(container).run(["nginx", "-t"])  # type: ignore[arg-type]
     assert container.commands[-1] == ["nginx", "-t"]
+
+
+@pytest.mark.nginx
+def test_after_a_refused_deploy_status_tells_the_live_proxy_from_the_candidate(
+    docker_stack: DockerStack, project: Path
+) -> None:
+    """The live files restart fine; only the candidate lacks its certificate."""
+    docker_stack.start_service("app")
+    docker_stack.start_nginx(IMAGE, {}, volumes={str(project / "deployed"): CONF_D})
+    proxy = docker_stack.wrapped("nginx")
+    environments = project / "environments"
+    (environments / "shop.yaml").write_text(
+        HTTP_SHOP,
+        encoding="utf-8",
+    )
+    assert CliRunner().invoke(app, ["deploy", "--container", proxy.name]).exit_code == 0
+    (environments / "blog.yaml").write_text(
+        "domains: [blog.example.com]\nservices:\n  app: {host: app, port: 3000}\n"
+        "routes:\n  - {path: /, service: app}\n",
+        encoding="utf-8",
+    )
+    refused = CliRunner().invoke(app, ["deploy", "--container", proxy.name])
+    assert refused.exit_code == 1 and "cannot load certificate" in refused.output
+    assert CliRunner().invoke(app, ["render"]).exit_code == 0
+
+    result = CliRunner().invoke(app, ["status", "--container", proxy.name])
+    assert result.exit_code == 1, result.output
+    assert "nginx refuses to start" not in result.output
+    assert "ok: restart: nginx -t passes on the live files" in result.output
+    assert "live: nothing stops a site\n" in result.output
+    assert "error: certificate: blog: /etc/letsencrypt/live/blog.example.com/fullchain.pem" in (
+        result.output
+    )
+    assert "the next deploy is refused until it is fixed" in result.output
+    assert "candidate: the next deploy would be refused or fail" in result.output
+    document = json.loads(
+        CliRunner().invoke(app, ["status", "--container", proxy.name, "--format", "json"]).stdout
+    )
+    scopes = {(f["topic"], f["scope"], f["severity"]) for f in document["findings"]}
+    assert ("restart", "live", "ok") in scopes and ("certificate", "candidate", "error") in scopes
+    assert not any(f["severity"] == "error" and f["scope"] == "live" for f in document["findings"])
+
+
+@pytest.mark.nginx
+def test_live_files_a_restart_would_refuse_are_a_live_error(
+    docker_stack: DockerStack, project: Path
+) -> None:
+    docker_stack.start_nginx(IMAGE, {}, volumes={str(project / "deployed"): CONF_D})
+    proxy = docker_stack.wrapped("nginx")
+    # Put there by hand, never tested: nginx keeps running the old config until it restarts.
+    (project / "deployed" / "nginx-ssl.conf").write_text("server { listen 80; bogus on; }\n")
+    result = CliRunner().invoke(app, ["status", "--container", proxy.name])
+    assert result.exit_code == 1, result.output
+    assert "error: restart: nginx -t fails on the live files" in result.output
+    assert 'unknown directive "bogus"' in result.output
+    assert "live: problems that stop a site or the next restart" in result.output
+
+
+@pytest.mark.nginx
+def test_a_proxy_whose_conf_d_is_out_is_refused_by_deploy_and_flagged_by_status(
+    docker_stack: DockerStack, project: Path
+) -> None:
+    out = project / "out"
+    out.mkdir()
+    # HTTP only, so nothing but the layout stands in the way.
+    (project / "environments" / "shop.yaml").write_text(
+        HTTP_SHOP,
+        encoding="utf-8",
+    )
+    docker_stack.start_nginx(IMAGE, {}, volumes={str(out): CONF_D})
+    proxy = docker_stack.wrapped("nginx")
+    result = CliRunner().invoke(app, ["deploy", "--container", proxy.name])
+    assert result.exit_code == 1, result.output
+    assert "the directory `nginxgen render` writes" in result.output
+    assert f"./deployed:{CONF_D}" in result.output
+    assert list(out.iterdir()) == []
+    status = CliRunner().invoke(app, ["status", "--container", proxy.name])
+    assert status.exit_code == 1, status.output
+    assert "error: layout: /etc/nginx/conf.d is mounted from" in status.output

@@ -40,9 +40,9 @@ from nginx_fixtures import (
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
-from nginxgen.commands import deploy as deploy_command
 from nginxgen.commands import status as status_command
 from nginxgen.commands.status import Finding
+from nginxgen.docker import deploy_flow, journal
 from nginxgen.docker.live import (
     LiveLayout,
     Refused,
@@ -284,7 +284,7 @@ def test_status_per_task_is_a_section_each_a_json_list_and_fails_when_one_task_d
     monkeypatch.setattr(
         status_command,
         "find_proxies",
-        lambda container, compose, swarm: [FakeTask("proxy.1.a"), FakeTask("proxy.2.b")],
+        lambda selection: [FakeTask("proxy.1.a"), FakeTask("proxy.2.b")],
     )
 
     def inspect(proxy: FakeTask, *_: object) -> list[Finding]:
@@ -297,9 +297,9 @@ def test_status_per_task_is_a_section_each_a_json_list_and_fails_when_one_task_d
     text = CliRunner().invoke(app, arguments)
     assert text.exit_code == 1, text.output
     assert text.stdout == (
-        "proxy proxy.1.a\nok: network: on edge\nnothing stops a site\n\n"
+        "proxy proxy.1.a\nok: network: on edge\nlive: nothing stops a site\n\n"
         "proxy proxy.2.b\nerror: network: only on bridge\n"
-        "problems that stop a site or the next restart\n\n"
+        "live: problems that stop a site or the next restart\n\n"
         "service proxy: 2 task(s), problems in proxy.2.b\n"
     )
     document = json.loads(CliRunner().invoke(app, [*arguments, "--format", "json"]).stdout)
@@ -314,8 +314,8 @@ class FakeProxy:
     name: str
     live: str = "old"
 
-    def read_text(self, path: str) -> str:
-        return self.live
+    def read_text(self, path: str) -> str | None:
+        return None if path.endswith(".json") else self.live
 
 
 def test_a_reload_that_fails_in_one_task_restores_once_and_reloads_every_task(
@@ -332,12 +332,17 @@ def test_a_reload_that_fails_in_one_task_restores_once_and_reloads_every_task(
         return ReloadOutcome(True, ())
 
     passed = CandidateTest(ok=True, nginx_version="nginx/1.30.0", output="", messages=())
-    monkeypatch.setattr(deploy_command, "check_candidate", lambda *_: passed)
-    monkeypatch.setattr(deploy_command, "swap_in", lambda _, __, text: swaps.append(text))
-    monkeypatch.setattr(deploy_command, "reload", reload)
-    transcript = deploy_command.Transcript()
+    monkeypatch.setattr(deploy_flow, "check_candidate", lambda *_: passed)
+    monkeypatch.setattr(deploy_flow, "swap_in", lambda _, __, text: swaps.append(text))
+    monkeypatch.setattr(deploy_flow, "reload", reload)
+    # The journal and the kept versions are files in the shared directory: none here.
+    monkeypatch.setattr(deploy_flow, "kept_versions", lambda *_: [])
+    monkeypatch.setattr(deploy_flow, "keep_previous", lambda *_: None)
+    for name in ("write", "clear"):
+        monkeypatch.setattr(journal, name, lambda *_: None)
+    transcript = deploy_flow.Transcript()
     proxies: Any = [FakeProxy("a"), FakeProxy("b"), FakeProxy("c")]
-    assert not deploy_command.apply(proxies, layout, "new", (), (), transcript)
+    assert not deploy_flow.apply(proxies, layout, "new", transcript).ok
     # One swap each way in the shared directory; c never got the candidate, every task the
     # previous file again.
     assert swaps == ["new", "old"]

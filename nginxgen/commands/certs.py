@@ -15,21 +15,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nginxgen.commands.certificates import acme_client, certificate_sites, orders
-from nginxgen.commands.deploy import (
-    Transcript,
-    apply,
-    find_proxies,
-    locate_shared,
-    probe_targets,
-)
-from nginxgen.commands.project import open_project, plan_project
+from nginxgen.commands.project import open_project, outcome_report, plan_project, probe_targets
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report, json_report
 from nginxgen.core.errors import UsageError
 from nginxgen.core.facts import CERTBOT_CONF, LETSENCRYPT
 from nginxgen.core.formats import OutputFormat
 from nginxgen.docker.acme import Certbot
+from nginxgen.docker.deploy_flow import Outcome, Transcript, apply, find_proxies, locate_shared
 from nginxgen.docker.live import Refused
 from nginxgen.docker.proxy import connect
+from nginxgen.docker.selection import ProxySelection
 from nginxgen.generation.models import AcmeSettings
 from nginxgen.generation.pipeline import generate
 from nginxgen.nginx.certificates import (
@@ -131,9 +126,7 @@ def certs(
 
 def renew(
     force: bool,
-    container: str | None,
-    compose_service: str | None,
-    swarm_service: str | None,
+    selection: ProxySelection,
     environments: Path | None,
     settings_file: Path | None,
     now: datetime.datetime | None = None,
@@ -149,7 +142,7 @@ def renew(
     transcript = Transcript()
     moment = now or datetime.datetime.now(datetime.UTC)
     try:
-        proxies = find_proxies(container, compose_service, swarm_service)
+        proxies = find_proxies(selection)
         layout = locate_shared(proxies, project.settings.output)
         proxy = proxies[0]
         managed, unmanaged = _renewable(orders(generated.plan, project.settings), proxy.read_file)
@@ -163,7 +156,7 @@ def renew(
         due = _due(managed, proxy.read_file, moment, acme, force)
         if not due:
             transcript.say(f"nothing due: no certificate expires within {acme.renew_before} days")
-            return transcript.report(EXIT_OK)
+            return Report(EXIT_OK, transcript.text)
         certbot = Certbot(connect(), proxy, acme_client(acme))
         failures = []
         for order in due:
@@ -176,18 +169,17 @@ def renew(
         live = proxy.read_text(layout.live_path)
         if live is None:
             transcript.say(f"no live config in {proxy.name}: nothing to reload")
-            return transcript.report(EXIT_FINDINGS)
+            return Report(EXIT_FINDINGS, transcript.text)
         # The live config, unchanged, through the deploy path: nginx -t in place with the new
         # files, reload, verify, probe; a failure puts the live config back (the old
         # certificates stay in memory until a reload that takes).
-        reloaded = apply(
-            proxies, layout, live, probe_targets(generated), generated.plan.environments, transcript
-        )
+        reloaded = apply(proxies, layout, live, transcript, targets=probe_targets(generated))
     except Refused as refused:
         transcript.say(f"renew refused: {refused}")
-        return transcript.report(EXIT_FINDINGS)
-    ok = reloaded and not failures
-    return transcript.report(EXIT_OK if ok else EXIT_FINDINGS)
+        return Report(EXIT_FINDINGS, transcript.text)
+    if failures and reloaded.ok:
+        reloaded = Outcome("refused", "renewal failed: the old certificates keep serving")
+    return outcome_report(reloaded, transcript)
 
 
 def _renewable(

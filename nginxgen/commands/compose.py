@@ -10,21 +10,25 @@ It is built as data and written by PyYAML; the reasons are comments above it.
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from nginxgen.commands.project import open_project, plan_project
+from nginxgen.commands.project import (
+    open_project,
+    plan_mounts,
+    plan_project,
+    uses_variable,
+)
 from nginxgen.commands.result import Report
 from nginxgen.core.errors import UsageError
-from nginxgen.core.facts import CERTBOT_CONF, CERTBOT_WEBROOT, CONF_D, LETSENCRYPT, proxy_image
+from nginxgen.core.facts import proxy_image
+from nginxgen.docker.mounts import DEPLOYED
 from nginxgen.generation.metrics_outputs import METRICS_HEADER, metrics_services, mtail_program
 from nginxgen.generation.models import Settings
-from nginxgen.generation.plan_types import EnvironmentPlan, Plan
+from nginxgen.generation.plan_types import Plan
 
-DEPLOYED = "./deployed"
-HTPASSWD = "./htpasswd"
 PROXY_NETWORK = "proxy"
 PROXY_NETWORK_NAME = "nginxgen-proxy"
 
@@ -58,48 +62,12 @@ _TW_REUSE_WHY = """\
 """
 
 
-def uses_variable(plan: Plan) -> bool:
-    return any(environment.strategy == "variable" for environment in plan.environments)
-
-
-def htpasswd_files(environment: EnvironmentPlan) -> list[str]:
-    """The htpasswd files an environment's server or locations name."""
-    accesses = [environment.access, *(location.access for location in environment.locations)]
-    return sorted({access.htpasswd for access in accesses if access and access.htpasswd})
-
-
-def numbered_sources(base: str, targets: list[str]) -> list[tuple[str, str]]:
-    """The first target gets `base`, the others `base` + their own path, so none collide."""
-    return [
-        (base if index == 0 else f"{base}{target}", target) for index, target in enumerate(targets)
-    ]
-
-
 def compose_document(plan: Plan, settings: Settings, service: str = "nginx") -> dict[str, Any]:
     https = any(environment.tls for environment in plan.environments)
-    webroots = sorted({env.acme_webroot for env in plan.environments if env.acme_webroot})
-    htpasswd_directories = sorted(
-        {
-            str(PurePosixPath(path).parent)
-            for environment in plan.environments
-            for path in htpasswd_files(environment)
-        }
-    )
-    volumes = [f"{DEPLOYED}:{CONF_D}"]
-    if https:
-        volumes.append(f"{CERTBOT_CONF}:{LETSENCRYPT}:ro")
-    # certbot writes challenges to the first webroot; others are the user's own directories.
-    volumes += [
-        f"{source}:{target}:ro" for source, target in numbered_sources(CERTBOT_WEBROOT, webroots)
-    ]
-    volumes += [
-        f"{source}:{target}:ro"
-        for source, target in numbered_sources(HTPASSWD, htpasswd_directories)
-    ]
     proxy: dict[str, Any] = {
         "image": proxy_image(settings.check.image, settings.nginx_version),
         "ports": _ports(plan, https),
-        "volumes": volumes,
+        "volumes": [str(mount) for mount in plan_mounts(plan)],
         "networks": ["default", PROXY_NETWORK],
     }
     if uses_variable(plan):
@@ -112,7 +80,7 @@ def compose_document(plan: Plan, settings: Settings, service: str = "nginx") -> 
     # metrics: (docs/metrics.md): the exporter and mtail beside the proxy, sharing its log volume.
     metrics = metrics_services(plan, service, "default")
     if metrics is not None:
-        proxy["volumes"] = [*volumes, *metrics.proxy_volumes]
+        proxy["volumes"] = [*proxy["volumes"], *metrics.proxy_volumes]
         document["services"].update(metrics.services)
         document["volumes"] = metrics.volumes
     return document

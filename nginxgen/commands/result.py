@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INVALID, EXIT_BUG = 0, 1, 2, 3
+# SIGINT's conventional status (128 + 2), also for SIGTERM: the command stopped on a signal.
+EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True)

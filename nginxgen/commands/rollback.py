@@ -1,35 +1,44 @@
 """`nginxgen rollback [--to VERSION]`: a kept deployed version back into the running proxy.
 
-The same safe path as `deploy` (test inside the container, swap, reload, verify; the previous file
-restored if the reload does not take), with a kept version as the candidate. Without `--to`,
-the newest kept version that is not live now. Sites are not probed: the environments of an old
-version may no longer be the ones in environments/. With `--swarm-service`, every running task of
-the service on this Docker host, as `deploy` does it.
+The deploy flow of the live-proxy system (`docker/deploy_flow.py`: tested inside the container,
+swapped, reloaded, verified; the previous file restored if the reload does not take), with a
+kept version as the candidate. Without `--to`, the newest kept version that is not live now.
+Sites are not probed: the environments of an old version may no longer be the ones in
+environments/. With `--swarm-service`, every running task of the service on this Docker host.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from nginxgen.commands.deploy import Transcript, apply, find_proxies, locate_shared
-from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report
+from nginxgen.commands.project import outcome_report
+from nginxgen.commands.result import EXIT_FINDINGS, Report
 from nginxgen.core.errors import UsageError
+from nginxgen.docker.deploy_flow import (
+    Progress,
+    Transcript,
+    apply,
+    find_proxies,
+    locate_shared,
+    quiet,
+)
 from nginxgen.docker.live import Refused, rollback_target
 from nginxgen.docker.operations import kept_versions, read_version
+from nginxgen.docker.selection import ProxySelection
 from nginxgen.generation.loader import load_settings
 
 
 def rollback(
     to: str | None,
-    container: str | None,
-    compose_service: str | None,
+    selection: ProxySelection,
     settings_file: Path | None,
-    swarm_service: str | None = None,
+    progress: Progress = quiet,
 ) -> Report:
     settings = load_settings(settings_file)
     transcript = Transcript()
     try:
-        proxies = find_proxies(container, compose_service, swarm_service)
+        progress("finding the proxy…")
+        proxies = find_proxies(selection)
         first = proxies[0]
         layout = locate_shared(proxies, settings.output)
         live = first.read_text(layout.live_path)
@@ -39,10 +48,12 @@ def rollback(
             raise UsageError(str(error)) from None
         names = ", ".join(proxy.name for proxy in proxies)
         transcript.say(f"rolling back {names} to {name}")
-        ok = apply(proxies, layout, read_version(first, layout, name), (), (), transcript)
+        outcome = apply(
+            proxies, layout, read_version(first, layout, name), transcript, progress=progress
+        )
     except Refused as refused:
         transcript.say(f"rollback refused: {refused}")
-        return transcript.report(EXIT_FINDINGS)
-    if ok:
+        return Report(EXIT_FINDINGS, transcript.text)
+    if outcome.state == "deployed":
         transcript.say(f"rolled back to {name}")
-    return transcript.report(EXIT_OK if ok else EXIT_FINDINGS)
+    return outcome_report(outcome, transcript)

@@ -22,22 +22,20 @@ Deployed with `docker stack deploy -c nginx-stack.yaml NAME`. What it carries, a
 from __future__ import annotations
 
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from nginxgen.commands.compose import (
-    DEPLOYED,
-    HTPASSWD,
-    htpasswd_files,
-    numbered_sources,
+from nginxgen.commands.project import (
+    open_project,
+    plan_mounts,
+    plan_project,
     uses_variable,
 )
-from nginxgen.commands.project import open_project, plan_project
 from nginxgen.commands.result import Report
 from nginxgen.core.errors import UsageError
-from nginxgen.core.facts import CERTBOT_CONF, CERTBOT_WEBROOT, CONF_D, LETSENCRYPT, proxy_image
+from nginxgen.core.facts import proxy_image
 from nginxgen.generation.models import Settings
 from nginxgen.generation.plan_types import Plan
 
@@ -74,28 +72,12 @@ def stack_document(
     ports = [{"target": 80, "published": http_port, "protocol": "tcp", "mode": "host"}]
     if https:
         ports.append({"target": 443, "published": https_port, "protocol": "tcp", "mode": "host"})
-    webroots = sorted({env.acme_webroot for env in plan.environments if env.acme_webroot})
-    htpasswd_directories = sorted(
-        {
-            str(PurePosixPath(path).parent)
-            for environment in plan.environments
-            for path in htpasswd_files(environment)
-        }
-    )
-    # Read-write: `nginxgen deploy` swaps the tested file in there, by rename.
-    volumes: list[dict[str, Any]] = [{"type": "bind", "source": DEPLOYED, "target": CONF_D}]
-    if https:
-        volumes.append(
-            {"type": "bind", "source": CERTBOT_CONF, "target": LETSENCRYPT, "read_only": True}
-        )
-    for sources in (
-        numbered_sources(CERTBOT_WEBROOT, webroots),
-        numbered_sources(HTPASSWD, htpasswd_directories),
-    ):
-        volumes += [
-            {"type": "bind", "source": source, "target": target, "read_only": True}
-            for source, target in sources
-        ]
+    # Read-write for ./deployed: `nginxgen deploy` swaps the tested file in there, by rename.
+    volumes: list[dict[str, Any]] = [
+        {"type": "bind", "source": mount.source, "target": mount.target}
+        | ({"read_only": True} if mount.read_only else {})
+        for mount in plan_mounts(plan)
+    ]
     proxy: dict[str, Any] = {
         "image": image or proxy_image(settings.check.image, settings.nginx_version),
         "networks": [network],

@@ -1,10 +1,13 @@
-"""The running proxy and test stacks through the Docker SDK: finding the nginx container (or a
-Swarm service's task containers), its mounts, files, logs and networks, and running nginx
-inside it (deploy, status, rollback); the stack of `nginxgen test` (nginx under test, one echo
-backend, a network per service host).
+"""The running proxy and test stacks through the Docker SDK: the live proxy as a system of its
+own — which container is the proxy (`selection.py`: the options as one typed value, this
+project's own compose container), its mounts (`mounts.py`, one definition for `compose` and
+`stack` too), its files, logs and networks, nginx inside it (`operations.py`), and the deploy
+and rollback algorithm (`deploy_flow.py`: test in place, swap, reload, verify, restore, kept
+versions, deferred signals; `journal.py`: the record of an unfinished deploy); the stack of
+`nginxgen test` (nginx under test, one echo backend, a network per service host).
 
 May import `core` and `nginx` only. `proxy.py`, `swarm.py` and `stack.py` are the modules here
-that talk to Docker; `live.py` holds the pure decisions about what it reads (layout, versions,
-nginx's dumps, logs, probe answers, which tasks of a service and whether they share one
-directory), tested without Docker.
+that talk to Docker; `live.py` and `selection.py` hold the pure decisions about what they read
+(layout, versions, nginx's dumps, logs, probe answers, which tasks of a service and whether they
+share one directory, which container is this project's), tested without Docker.
 """

@@ -1,12 +1,15 @@
 """Pure decisions about the live proxy: where its config lives, how a candidate is tested beside
 it, which versions are kept, and what nginx's dump, log and answers say. No Docker here.
 
-Layout. The output's directory is mounted into the container as a directory (`nginxgen compose`
-prints `./out:/etc/nginx/conf.d`), never the single file: `render` and `deploy` replace the file
-by rename, and a single-file bind mount keeps pointing at the old inode, so a reload would
-silently reload the old config. Inside that directory nginxgen keeps its own state under
-`.nginxgen/` (stock `include conf.d/*.conf` globs never descend into it):
-`.nginxgen/stage/` for the candidate under test and `.nginxgen/versions/` for deployed versions.
+Layout. The deployed directory is mounted into the container as a directory (`nginxgen
+compose` prints `./deployed:/etc/nginx/conf.d`), never the single file, and never `out/`.
+`render` and `deploy` replace the file by rename, and a single-file bind mount keeps pointing at
+the old inode, so a reload would silently reload the old config; `render` writes `out/` without
+testing it in the proxy, so a proxy that mounts `out/` would load an untested file at its next
+restart. Inside that directory nginxgen keeps its own state under `.nginxgen/` (stock
+`include conf.d/*.conf` globs never descend into it):
+`.nginxgen/stage/` for the candidate under test, `.nginxgen/versions/` for deployed versions and
+`.nginxgen/deploy-journal.json` while a deploy's critical section runs.
 
 A Swarm service's tasks on one node share that directory when it is a bind mount of one host
 directory (`./deployed`, as `nginxgen stack` prints): the candidate is tested and swapped once,
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from nginxgen.core.facts import CONF_D, NGINX_PREFIX
+from nginxgen.docker.mounts import DEPLOYED_MOUNT
 from nginxgen.docker.proxy import Mount
 from nginxgen.nginx.config import ConfigParseError, dump_sections
 
@@ -36,6 +40,7 @@ MAIN_CONFIG = f"{NGINX_PREFIX}/nginx.conf"
 VERSION_NAME = re.compile(r"(?P<stamp>\d{8}T\d{6}\.\d{3}Z)-(?P<digest>[0-9a-f]{12})\.conf")
 RELOAD_FAILURE = re.compile(r"\[(?:emerg|alert)\]")
 WORKER_TITLE = "nginx: worker process"
+JOURNAL_NAME = "deploy-journal.json"
 
 Verdict = Literal["served", "down", "broken", "not probed"]
 
@@ -73,6 +78,10 @@ class LiveLayout:
         return f"{self.stage_directory}/{self.name}"
 
     @property
+    def journal_path(self) -> str:
+        return f"{self.state_directory}/{JOURNAL_NAME}"
+
+    @property
     def swap_path(self) -> str:
         """Where the next live file is written before its rename: same directory, same mount,
         so the rename is atomic, and not `*.conf`, so nginx never loads it by accident."""
@@ -80,9 +89,13 @@ class LiveLayout:
 
 
 def find_layout(
-    mounts: Sequence[Mount], name: str, is_directory: Callable[[str], bool]
+    mounts: Sequence[Mount],
+    name: str,
+    is_directory: Callable[[str], bool],
+    render_directory: str | None = None,
 ) -> LiveLayout:
-    """The mounted directory that holds (or will hold) the live `name`; `Refused` otherwise."""
+    """The mounted directory that holds (or will hold) the live `name`; `Refused` otherwise.
+    `render_directory`: the directory `render` writes (out/), as a path on the Docker host."""
     for mount in mounts:
         inside = mount.destination.startswith(f"{NGINX_PREFIX}/")
         if inside and mount.destination.endswith(".conf") and not is_directory(mount.destination):
@@ -90,23 +103,37 @@ def find_layout(
                 f"{mount.destination} is a single-file mount (of {mount.source}). `render` and "
                 "`deploy` replace the file by rename, and a single-file mount keeps the old "
                 "file's inode: `nginx -s reload` would silently reload the old config. Mount the "
-                f"directory instead (`./out:{CONF_D}`, as `nginxgen compose` prints), recreate "
-                "the container, then deploy."
+                f"directory instead (`{DEPLOYED_MOUNT}`, as `nginxgen compose` prints), "
+                "recreate the container, then deploy."
             )
     directories = [mount for mount in mounts if mount.destination == CONF_D]
     if not directories:
         raise Refused(
             f"no directory is mounted at {CONF_D}, so there is no live config to replace safely. "
-            f"Mount the output's directory there (`./out:{CONF_D}`, as `nginxgen compose` "
+            f"Mount the deployed directory there (`{DEPLOYED_MOUNT}`, as `nginxgen compose` "
             "prints), recreate the container, then deploy."
         )
     mount = directories[0]
+    if render_directory is not None and mount.source.rstrip("/") == render_directory.rstrip("/"):
+        raise Refused(render_directory_mounted(mount.source))
     if not mount.writable:
         raise Refused(
             f"{CONF_D} (from {mount.source}) is mounted read-only; deploy stages, swaps and "
             "keeps versions in it. Mount it read-write (drop `:ro`) and recreate the container."
         )
     return LiveLayout(mount.destination, name, mount.source)
+
+
+def render_directory_mounted(source: str) -> str:
+    """Why a proxy whose conf.d is the directory `render` writes is refused, and the fix."""
+    return (
+        f"{CONF_D} is mounted from {source}, the directory `nginxgen render` writes: a plain "
+        "render (placeholder certificates, never tested in this proxy) lands in the live "
+        "directory and waits there for the next restart, which would load it untested. Mount "
+        f"the deployed directory instead (`{DEPLOYED_MOUNT}`, as `nginxgen compose` prints; "
+        "only `deploy` writes there, after `nginx -t` passed in the proxy), recreate the "
+        "container, then deploy."
+    )
 
 
 @dataclass(frozen=True)

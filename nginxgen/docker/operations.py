@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nginxgen.docker.live import (
@@ -201,15 +202,23 @@ def kept_versions(proxy: ProxyContainer, layout: LiveLayout) -> list[str]:
 def save_version(
     proxy: ProxyContainer, layout: LiveLayout, text: str, moment: datetime.datetime
 ) -> str:
-    """Keep `text` as a version (unless an identical newest one is kept); its name."""
+    """Keep `text` as a version; its name. Written into the state directory (which the test of
+    the candidate created) as `versions/NAME`: the archive API makes the directory if need be,
+    one round trip instead of two."""
     name = version_name(moment, text)
-    proxy.run(["mkdir", "-p", layout.versions_directory])
-    proxy.write_files(layout.versions_directory, {name: text.encode()}, moment.timestamp())
+    relative = layout.versions_directory.removeprefix(f"{layout.state_directory}/")
+    proxy.write_files(
+        layout.state_directory, {f"{relative}/{name}": text.encode()}, moment.timestamp()
+    )
     return name
 
 
-def prune_versions(proxy: ProxyContainer, layout: LiveLayout, keep: int) -> list[str]:
-    removed = versions_to_remove(kept_versions(proxy, layout), keep)
+def prune_versions(
+    proxy: ProxyContainer, layout: LiveLayout, keep: int, kept: Sequence[str] | None = None
+) -> list[str]:
+    """Remove the oldest versions beyond `keep`; `kept`: the names, when already known."""
+    known = kept if kept is not None else kept_versions(proxy, layout)
+    removed = versions_to_remove(known, keep)
     if removed:
         proxy.run(["rm", "-f", *(f"{layout.versions_directory}/{name}" for name in removed)])
     return removed

@@ -19,11 +19,15 @@ from docker import DockerClient
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
-from nginxgen.core.errors import EnvironmentUnavailable, UsageError
+from nginxgen.core.errors import EnvironmentUnavailable
+from nginxgen.docker.selection import (
+    COMPOSE_SERVICE_LABEL,
+    ByComposeService,
+    ByContainer,
+    ContainerSummary,
+    project_container,
+)
 from nginxgen.nginx.docker_engine import docker_client
-
-COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
-DEFAULT_COMPOSE_SERVICE = "nginx"
 
 
 @dataclass(frozen=True)
@@ -191,36 +195,27 @@ def connect() -> DockerClient:
     return client
 
 
-def find_proxy(
-    client: DockerClient, container_name: str | None, compose_service: str | None
-) -> ProxyContainer:
-    """The running proxy: by container name, else by compose service label (default `nginx`)."""
-    if container_name and compose_service:
-        raise UsageError("give --container or --compose-service, not both")
-    if container_name:
-        try:
-            container = client.containers.get(container_name)
-        except NotFound:
-            raise EnvironmentUnavailable(f"no container named {container_name!r}") from None
-        if container.status != "running":
-            raise EnvironmentUnavailable(
-                f"container {container_name!r} is {container.status}, not running"
-            )
-        return ProxyContainer(container)
-    service = compose_service or DEFAULT_COMPOSE_SERVICE
-    found = client.containers.list(filters={"label": f"{COMPOSE_SERVICE_LABEL}={service}"})
-    if not found:
-        raise EnvironmentUnavailable(
-            f"no running container of compose service {service!r} "
-            f"(label {COMPOSE_SERVICE_LABEL}); name the proxy with --container NAME"
+def find_proxy(client: DockerClient, selection: ByContainer | ByComposeService) -> ProxyContainer:
+    """The running proxy: the container named, or this project's container of the compose
+    service (never another project's; `selection.py` decides which)."""
+    if isinstance(selection, ByContainer):
+        name = selection.name
+    else:
+        found = client.containers.list(
+            all=True, filters={"label": f"{COMPOSE_SERVICE_LABEL}={selection.service}"}
         )
-    if len(found) > 1:
-        names = ", ".join(sorted(str(container.name) for container in found))
-        raise UsageError(
-            f"{len(found)} running containers of compose service {service!r} ({names}); "
-            "choose one with --container NAME"
-        )
-    return ProxyContainer(found[0])
+        summaries = [
+            ContainerSummary(str(item.name), str(item.status), dict(item.labels or {}))
+            for item in found
+        ]
+        name = project_container(selection, summaries)
+    try:
+        container = client.containers.get(name)
+    except NotFound:
+        raise EnvironmentUnavailable(f"no container named {name!r}") from None
+    if container.status != "running":
+        raise EnvironmentUnavailable(f"container {name!r} is {container.status}, not running")
+    return ProxyContainer(container)
 
 
 def parent(path: str) -> str:
