@@ -26,7 +26,7 @@ from nginxgen.routetest.cases import (
 )
 from nginxgen.routetest.client import Observed, static_marker
 from nginxgen.routetest.compare import compare
-from nginxgen.routetest.echo import echo_config, parse_echo
+from nginxgen.nginx.echo import echo_config, parse_echo
 from nginxgen.routetest.report import Phase, Run, format_github, format_text
 from nginxgen.routetest.routing import destination, route_for
 

@@ -27,7 +27,7 @@ from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
 from nginxgen.routetest.cases import Case, ServiceRef, all_cases, with_hosts_down
 from nginxgen.routetest.client import send, static_marker
 from nginxgen.routetest.compare import Outcome, compare
-from nginxgen.routetest.echo import ECHO_CONFIG_PATH, echo_config
+from nginxgen.nginx.echo import ECHO_CONFIG_PATH, echo_config
 from nginxgen.routetest.report import Phase, Run, format_github, format_text, run_document
 
 PLAIN_PASSWORD = "{PLAIN}"

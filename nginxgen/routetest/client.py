@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from nginxgen.generation.route_tests import RequestLine
-from nginxgen.routetest.echo import ECHO_HEADER, Received, parse_echo
+from nginxgen.nginx.echo import ECHO_HEADER, Received, parse_echo
 
 LOOPBACK = "127.0.0.1"
 TIMEOUT_SECONDS = 10.0
