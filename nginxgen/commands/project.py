@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from nginxgen.core.errors import ConfigError
+from nginxgen.core.facts import DEFAULT_IMAGE
 from nginxgen.generation.loader import load_settings, read_environments
 from nginxgen.generation.models import Settings
 from nginxgen.generation.plan import build_plan
 from nginxgen.generation.plan_types import Plan
+
+IMAGE_VARIABLE = "NGINXGEN_NGINX_IMAGE"
 
 
 @dataclass(frozen=True)
@@ -41,3 +46,11 @@ def plan_project(project: Project) -> Plan:
 
 def warnings_text(plan: Plan) -> str:
     return "".join(f"{warning}\n" for warning in plan.warnings)
+
+
+def resolve_image(
+    option: str | None, settings: Settings, environ: Mapping[str, str] = os.environ
+) -> str:
+    """The nginx image to test with (`check`, `test`, `explain`): `--image`, else
+    $NGINXGEN_NGINX_IMAGE, else settings, else stable."""
+    return option or environ.get(IMAGE_VARIABLE) or settings.check.image or DEFAULT_IMAGE

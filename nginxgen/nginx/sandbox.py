@@ -132,7 +132,7 @@ def request(
         if body_size:
             sent["Content-Length"] = str(body_size)
         sent.update(headers)
-        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        connection.putrequest(method, path, skip_host=True)
         for name, value in sent.items():
             connection.putheader(name, value)
         connection.endheaders()
@@ -543,17 +543,19 @@ class Sandbox:
         path: str = "/",
         *,
         port: int = 80,
+        tls: bool = False,
         accept: Callable[[Answer], bool] = lambda answer: True,
         timeout: float = START_TIMEOUT_SECONDS,
     ) -> Answer:
-        """Until nginx answers `path` as `host` on `port` in a way `accept` takes (Docker's port
-        proxy accepts connections before nginx listens); `NginxDidNotStart` if it exits."""
+        """Until nginx answers `path` as `host` on `port` (HTTPS with `tls`) in a way `accept`
+        takes (Docker's port proxy accepts connections before nginx listens);
+        `NginxDidNotStart` if it exits or does not answer in time."""
         published = container.port(port)
         deadline = time.monotonic() + timeout
         last = "nothing yet"
         while True:
             try:
-                answer = request(published, host, path, timeout=2)
+                answer = request(published, host, path, tls=tls, timeout=2)
                 if accept(answer):
                     return answer
                 last = f"HTTP {answer.status}: {answer.body[:80]!r}"
