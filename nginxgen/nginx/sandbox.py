@@ -79,7 +79,7 @@ class NginxDidNotStart(NginxgenError):
     exit_code = 1
 
 
-class Refused(Exception):
+class Refused(ConnectionError):
     """nginx closed the connection without an answer, or rejected the TLS handshake."""
 
 
@@ -262,10 +262,18 @@ class Container:
     def port(self, container_port: int, protocol: str = "tcp") -> int:
         """The host port published for `container_port` (on 127.0.0.1 only)."""
         self.docker.reload()
+        published = self.published_port(container_port, protocol)
+        if published is None:
+            raise SandboxError(f"{self.name}: port {container_port}/{protocol} is not published")
+        return published
+
+    def published_port(self, container_port: int, protocol: str = "tcp") -> int | None:
+        """As last read: the host port for `container_port`; None while there is none (a
+        stopped container has none)."""
         published = self.docker.attrs["NetworkSettings"]["Ports"] or {}
         bindings = published.get(f"{container_port}/{protocol}") or []
         if not bindings:
-            raise SandboxError(f"{self.name}: port {container_port}/{protocol} is not published")
+            return None
         if {binding["HostIp"] for binding in bindings} != {LOOPBACK}:
             raise SandboxError(f"{self.name}: port {container_port} published beyond {LOOPBACK}")
         return int(bindings[0]["HostPort"])
@@ -303,7 +311,7 @@ class Container:
             raise SandboxTimeout(
                 f"{self.name}: `{' '.join(command)}` ran longer than {timeout:g} s"
             )
-        return ExecResult(exit_code, _demultiplexed(raw).decode("utf-8", "replace"))
+        return ExecResult(exit_code, demultiplexed(raw).decode("utf-8", "replace"))
 
     def _exit_code(self, exec_id: str, deadline: float) -> int:
         # The exec's end of output comes a moment before Docker records its exit code.
@@ -336,7 +344,7 @@ def _read_some(stream: _Readable) -> bytes:
     return reader.read(1 << 16) or b""
 
 
-def _demultiplexed(raw: bytes) -> bytes:
+def demultiplexed(raw: bytes) -> bytes:
     """The payload of Docker's multiplexed stream: frames of an 8-byte header (stream, size)."""
     out = []
     offset = 0
@@ -550,19 +558,20 @@ class Sandbox:
         """Until nginx answers `path` as `host` on `port` (HTTPS with `tls`) in a way `accept`
         takes (Docker's port proxy accepts connections before nginx listens);
         `NginxDidNotStart` if it exits or does not answer in time."""
-        published = container.port(port)
         deadline = time.monotonic() + timeout
         last = "nothing yet"
         while True:
-            try:
-                answer = request(published, host, path, tls=tls, timeout=2)
-                if accept(answer):
-                    return answer
-                last = f"HTTP {answer.status}: {answer.body[:80]!r}"
-            except (OSError, http.client.HTTPException, Refused) as error:
-                last = reason(error)
             if container.status() == "exited":
                 raise NginxDidNotStart("nginx did not start:", details=container.logs())
+            published = container.published_port(port)
+            try:
+                if published is not None:
+                    answer = request(published, host, path, tls=tls, timeout=2)
+                    if accept(answer):
+                        return answer
+                    last = f"HTTP {answer.status}: {answer.body[:80]!r}"
+            except (OSError, http.client.HTTPException) as error:
+                last = reason(error)
             if time.monotonic() > deadline:
                 raise NginxDidNotStart(f"nginx did not answer within {timeout:g} s ({last})")
             time.sleep(0.05)
@@ -582,7 +591,7 @@ class Sandbox:
         """Remove every container, then every network, of this sandbox, whatever happened
         before; a Ctrl-C meanwhile waits until that is done. What could not be removed is
         reported once everything else was tried."""
-        with _interrupts_deferred():
+        with interrupts_deferred():
             if self._client is None and not self._containers and not self._networks:
                 return
             leftovers = self._remove_containers() + self._remove_networks()
@@ -644,7 +653,7 @@ def _each(names: Sequence[str], remove: Callable[[str], None]) -> list[str]:
 
 
 @contextlib.contextmanager
-def _interrupts_deferred() -> Iterator[None]:
+def interrupts_deferred() -> Iterator[None]:
     """Ctrl-C (SIGINT) waits until the block is done, then raises `KeyboardInterrupt`; only the
     main thread can install signal handlers, elsewhere the block runs as it is."""
     if threading.current_thread() is not threading.main_thread():
