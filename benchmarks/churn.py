@@ -12,8 +12,9 @@ address, as a deploy often gives it: a placeholder briefly occupies the old one.
 
 For each strategy (variable, upstream-resolve) with one replica and with two (two containers
 behind one network alias, as `docker compose --scale` gives them; the first is recreated).
-Containers go through the Docker SDK on one user-defined network with a fixed subnet (a fixed
-`ipv4_address` needs one); every port is published on 127.0.0.1 only and load goes only there.
+Containers come from `benchmarks.docker_stack`, on one user-defined network with a fixed subnet
+(a fixed `ipv4_address` needs one); every port is published on 127.0.0.1 only and load goes
+only there.
 Figures are printed, never asserted.
 
     python -m benchmarks.churn [--duration 20] [--rate 20] [--image nginxgen-test/nginx:sid]
@@ -23,7 +24,6 @@ Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import math
 import sys
@@ -33,19 +33,17 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from docker.errors import DockerException, NotFound
-from docker.types import IPAMConfig, IPAMPool
+from docker.errors import DockerException
 
 from benchmarks.docker_stack import (
     BACKEND_IMAGE,
     LOOPBACK,
     BenchmarkError,
+    Stack,
     nginx_version,
     require_image,
 )
-from benchmarks.docker_stack import client as docker_client
 from nginxgen.generation.models import Settings
 from nginxgen.generation.pipeline import generate
 
@@ -188,77 +186,6 @@ class Load:
                 future.result()
 
 
-class Churn:
-    """One scenario's containers on a network with a fixed subnet; removed in `close`."""
-
-    def __init__(self, client: Any, prefix: str) -> None:
-        self.client = client
-        self.prefix = prefix
-        self.containers: list[Any] = []
-        self.network = self._network()
-
-    def _network(self) -> Any:
-        # A fixed `ipv4_address` needs a subnet given at creation: take one Docker picks, free.
-        probe = self.client.networks.create(f"{self.prefix}-probe", driver="bridge")
-        try:
-            probe.reload()
-            subnet = probe.attrs["IPAM"]["Config"][0]["Subnet"]
-        finally:
-            probe.remove()
-        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet)])
-        return self.client.networks.create(f"{self.prefix}-net", driver="bridge", ipam=ipam)
-
-    def run(
-        self,
-        name: str,
-        image: str,
-        *,
-        aliases: list[str] | None = None,
-        ipv4_address: str | None = None,
-        command: list[str] | None = None,
-        ports: dict[str, tuple[str, None]] | None = None,
-        files: Path | None = None,
-    ) -> Any:
-        endpoint = self.client.api.create_endpoint_config(
-            aliases=aliases, ipv4_address=ipv4_address
-        )
-        volumes = {str(files): {"bind": "/etc/nginx/conf.d", "mode": "ro"}} if files else None
-        container = self.client.containers.create(
-            image,
-            command=command,
-            name=f"{self.prefix}-{name}",
-            hostname=name,
-            network=self.network.name,
-            networking_config={self.network.name: endpoint},
-            ports=ports,
-            volumes=volumes,
-            detach=True,
-        )
-        # Registered before it starts, so that one failing to start is removed too.
-        self.containers.append(container)
-        container.start()
-        container.reload()
-        return container
-
-    def address(self, container: Any) -> str:
-        container.reload()
-        return str(container.attrs["NetworkSettings"]["Networks"][self.network.name]["IPAddress"])
-
-    def remove(self, container: Any) -> None:
-        container.remove(force=True)
-        self.containers.remove(container)
-
-    def close(self) -> None:
-        for container in reversed(self.containers):
-            with contextlib.suppress(NotFound):
-                container.remove(force=True)
-        self.containers.clear()
-        try:
-            self.network.remove()
-        except DockerException as error:
-            print(f"benchmarks.churn: network cleanup: {error}", file=sys.stderr)
-
-
 def _wait_until_serving(port: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     last = "nothing yet"
@@ -271,45 +198,40 @@ def _wait_until_serving(port: int, timeout: float = 30.0) -> None:
 
 
 def run_scenario(
-    client: Any, image: str, config: str, scenario: Scenario, seconds: float, rate: float
+    image: str, config: str, scenario: Scenario, seconds: float, rate: float
 ) -> Result:
     with tempfile.TemporaryDirectory(prefix="nginxgen-churn-") as temporary:
-        files = Path(temporary)
-        (files / "00-harness.conf").write_text(HARNESS, encoding="utf-8")
-        (files / "nginx-ssl.conf").write_text(config, encoding="utf-8")
-        files.chmod(0o755)
-        churn = Churn(client, f"nginxgen-churn-{int(time.time() * 1000) % 10**8}")
+        stack = Stack(Path(temporary), prefix="churn", fixed_addresses=True)
         try:
             replicas = [
-                churn.run(f"app-{index + 1}", BACKEND_IMAGE, aliases=[ALIAS])
-                for index in range(scenario.replicas)
+                stack.start_backend(ALIAS, f"app-{index + 1}") for index in range(scenario.replicas)
             ]
-            nginx = churn.run("nginx", image, ports={"80/tcp": (LOOPBACK, None)}, files=files)
-            port = int(nginx.attrs["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"])
+            files = {"00-harness.conf": HARNESS, "nginx-ssl.conf": config}
+            port = stack.start_nginx("nginx", image, files)
             _wait_until_serving(port)
             load = Load(port, rate)
             load.start()
             time.sleep(REMOVE_AT_SECONDS)
             victim = replicas[0]
-            old_address = churn.address(victim)
+            old_address = stack.address(victim)
             removed = time.monotonic()
-            churn.remove(victim)
+            stack.remove(victim)
             # The old address is occupied at once, so the new container cannot get it back.
-            placeholder = churn.run(
+            placeholder = stack.start_backend(
+                None,
                 "intruder",
-                BACKEND_IMAGE,
-                ipv4_address=old_address,
+                address=old_address,
                 command=None if scenario.old_ip_taken else ["sleep", "600"],
             )
             time.sleep(max(0.0, ABSENT_SECONDS - (time.monotonic() - removed)))
-            churn.run("app-1", BACKEND_IMAGE, aliases=[ALIAS])
+            stack.start_backend(ALIAS, "app-1")
             absent = time.monotonic() - removed
             if not scenario.old_ip_taken:
-                churn.remove(placeholder)
+                stack.remove(placeholder)
             time.sleep(max(0.0, seconds - (time.monotonic() - load.began)))
             answers = load.stop()
         finally:
-            churn.close()
+            stack.close()
     hostnames = {f"app-{index + 1}" for index in range(scenario.replicas)}
     return Result(scenario, answers, hostnames, absent)
 
@@ -368,7 +290,6 @@ def main(argv: list[str] | None = None) -> int:
     if not 8 <= options.duration <= 60 or not 1 <= options.rate <= 100:
         parser.error("--duration must be 8..60 and --rate 1..100 (the run stays bounded)")
     try:
-        client = docker_client()
         for image in (options.image, BACKEND_IMAGE):
             require_image(image)
         version = nginx_version(options.image)
@@ -379,7 +300,6 @@ def main(argv: list[str] | None = None) -> int:
                 for case in options.cases.split(","):
                     scenario = Scenario(strategy, replicas, old_ip_taken=case == "taken")
                     result = run_scenario(
-                        client,
                         options.image,
                         generated[strategy],
                         scenario,

@@ -44,6 +44,7 @@ from nginxgen.nginx.echo import ECHO_CONFIG_PATH, echo_config
 if TYPE_CHECKING:
     from docker import DockerClient
     from docker.models.containers import Container as DockerContainer
+    from docker.types import IPAMConfig
 
 LOOPBACK = "127.0.0.1"
 # Every resource of one sandbox carries its run id under this label; `nginxgen` says what for.
@@ -367,7 +368,8 @@ class Sandbox:
     """A private network and the containers started on it, all removed when it closes.
 
     With `network=False` containers get no network at all (`nginx -t`: nothing resolves, no
-    traffic leaves), and nothing can be published.
+    traffic leaves), and nothing can be published. With `fixed_addresses`, the network has a
+    subnet of its own, so that a container can be started on a given address.
     """
 
     def __init__(
@@ -376,6 +378,7 @@ class Sandbox:
         *,
         network: bool = True,
         pull: bool = False,
+        fixed_addresses: bool = False,
         client: DockerClient | None = None,
     ) -> None:
         self.purpose = purpose
@@ -383,6 +386,7 @@ class Sandbox:
         self.labels = {PURPOSE_LABEL: purpose, RUN_LABEL: self.run_id}
         self.network = f"nginxgen-{purpose}-{self.run_id}" if network else ""
         self._pull = pull
+        self._fixed_addresses = fixed_addresses
         self._client = client
         self._ensured: set[str] = set()
         self._networks: list[str] = []
@@ -423,8 +427,24 @@ class Sandbox:
         safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in purpose)[:40]
         name = name or f"{self.network or f'nginxgen-{self.purpose}-{self.run_id}'}-{safe}"
         self._networks.append(name)
-        self.client.networks.create(name, driver="bridge", labels=self.labels)
+        ipam = self._own_subnet(name) if self._fixed_addresses else None
+        self.client.networks.create(name, driver="bridge", labels=self.labels, ipam=ipam)
         return name
+
+    def _own_subnet(self, name: str) -> IPAMConfig:
+        """A subnet given at creation (a fixed address needs one): one Docker picks, free."""
+        from docker.types import IPAMConfig, IPAMPool
+
+        probe = f"{name}-probe"
+        self._networks.append(probe)
+        network = self.client.networks.create(probe, driver="bridge", labels=self.labels)
+        try:
+            network.reload()
+            subnet = network.attrs["IPAM"]["Config"][0]["Subnet"]
+        finally:
+            network.remove()
+            self._networks.remove(probe)
+        return IPAMConfig(pool_configs=[IPAMPool(subnet=subnet)])
 
     def start(
         self,
@@ -436,6 +456,7 @@ class Sandbox:
         command: Sequence[str] | None = None,
         aliases: Sequence[str] = (),
         hostname: str | None = None,
+        address: str | None = None,
         networks: Sequence[str] = (),
         publish: Sequence[int] = (),
         publish_udp: Sequence[int] = (),
@@ -444,7 +465,8 @@ class Sandbox:
         init: bool = False,
     ) -> Container:
         """A container of `image` with `files` at their absolute paths, started: reachable as
-        `aliases` on the sandbox's network, also joined to `networks`, `publish` (TCP) and
+        `aliases` on the sandbox's network (at `address`, with `fixed_addresses`), also
+        joined to `networks`, `publish` (TCP) and
         `publish_udp` on 127.0.0.1, `volumes` bind-mounted read-write (host → container)."""
         self._ensure(image)
         full_name = f"nginxgen-{self.purpose}-{self.run_id}-{name}"
@@ -469,7 +491,9 @@ class Sandbox:
             options["command"] = list(command)
         if self.network:
             options["network"] = self.network
-            endpoint = self.client.api.create_endpoint_config(aliases=list(aliases) or None)
+            endpoint = self.client.api.create_endpoint_config(
+                aliases=list(aliases) or None, ipv4_address=address
+            )
             options["networking_config"] = {self.network: endpoint}
         else:
             options["network_disabled"] = True
