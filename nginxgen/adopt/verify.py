@@ -21,7 +21,7 @@ from nginxgen.core.facts import CONF_D, DEFAULT_IMAGE
 from nginxgen.nginx.config import ParsedConfig
 from nginxgen.nginx.echo import ECHO_HEADER, parse_echo
 from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
-from nginxgen.nginx.sandbox import Container, Echo, NginxDidNotStart, Refused, Sandbox, request
+from nginxgen.nginx.sandbox import Container, Echo, NginxDidNotStart, Sandbox, request
 
 REQUEST_TIMEOUT_SECONDS = 5.0
 PROXY_TARGET = re.compile(r"proxy http://(?P<targets>\S+)")
@@ -222,7 +222,8 @@ def _ask(container: Container, probe: Probe) -> Answer:
             tls=probe.port == 443,
             timeout=REQUEST_TIMEOUT_SECONDS,
         )
-    except (OSError, http.client.HTTPException, Refused) as error:
+    # `Refused` is an OSError too: a closed connection or a rejected handshake.
+    except (OSError, http.client.HTTPException) as error:
         return Answer(0, "", f"no answer: {type(error).__name__}")
     received = parse_echo(answer.body) if ECHO_HEADER.lower() in answer.headers else None
     said = (

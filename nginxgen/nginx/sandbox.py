@@ -503,7 +503,7 @@ class Sandbox:
         container = Container(self, created, full_name)
         container.put_files(files or {})
         for network in networks:
-            self.client.networks.get(network).connect(created)
+            self.client.api.connect_container_to_network(full_name, network)
         created.start()
         return container
 
@@ -601,10 +601,11 @@ class Sandbox:
             time.sleep(0.05)
 
     def connect(self, container: Container, network: str, aliases: Sequence[str] = ()) -> None:
-        self.client.networks.get(network).connect(container.docker, aliases=list(aliases))
+        api = self.client.api
+        api.connect_container_to_network(container.name, network, aliases=list(aliases))
 
     def disconnect(self, container: Container, network: str) -> None:
-        self.client.networks.get(network).disconnect(container.docker)
+        self.client.api.disconnect_container_from_network(container.name, network)
 
     def remove(self, container: Container) -> None:
         container.docker.remove(force=True)
@@ -629,26 +630,29 @@ class Sandbox:
     def _remove_containers(self) -> list[str]:
         from docker.errors import DockerException
 
-        label = _label_filter(self.run_id)
+        api = self.client.api
         try:
-            found = {
-                str(item.name) for item in self.client.containers.list(all=True, filters=label)
-            }
+            # `sparse`: the listing alone, not one more request per container.
+            found = self.client.containers.list(
+                all=True, sparse=True, filters=_label_filter(self.run_id)
+            )
         except DockerException as error:
             return [f"listing containers: {error}"]
-        names = sorted(found | set(self._containers))
-        return _each(names, lambda name: self.client.containers.get(name).remove(force=True))
+        # By the names given too: one whose creation was interrupted may show only now.
+        names = {str(item.attrs["Names"][0]).lstrip("/") for item in found}
+        names |= set(self._containers)
+        return _each(sorted(names), lambda name: api.remove_container(name, force=True))
 
     def _remove_networks(self) -> list[str]:
         from docker.errors import DockerException
 
-        label = _label_filter(self.run_id)
+        api = self.client.api
         try:
-            found = {str(item.name) for item in self.client.networks.list(filters=label)}
+            found = self.client.networks.list(filters=_label_filter(self.run_id))
         except DockerException as error:
             return [f"listing networks: {error}"]
-        names = sorted(name for name in found | set(self._networks) if name)
-        return _each(names, lambda name: self.client.networks.get(name).remove())
+        names = sorted({str(item.name) for item in found} | set(self._networks))
+        return _each(names, api.remove_network)
 
     def _ensure(self, image: str) -> None:
         if image not in self._ensured:
