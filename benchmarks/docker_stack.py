@@ -19,7 +19,8 @@ from docker import DockerClient
 from docker.errors import DockerException, ImageNotFound
 
 from nginxgen.core.facts import CONF_D
-from nginxgen.nginx.sandbox import Answer, Container, Sandbox, request
+from nginxgen.nginx.loopback import Answer, request
+from nginxgen.nginx.sandbox import Container, Sandbox
 
 LOOPBACK = "127.0.0.1"
 BACKEND_IMAGE = "nginxgen-test/backend:latest"

@@ -19,7 +19,8 @@ import pytest
 from docker.errors import DockerException, ImageNotFound
 from testcontainers.core.config import testcontainers_config
 
-from nginxgen.nginx.sandbox import Answer, Container, Refused, Sandbox, request
+from nginxgen.nginx.loopback import Answer, Refused, request
+from nginxgen.nginx.sandbox import Container, Sandbox
 
 # Ryuk is a reaper container pulled from a registry: none is reachable here, and the fixtures
 # below (and the sandbox) remove what they create themselves.

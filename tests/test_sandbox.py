@@ -15,6 +15,7 @@ import pytest
 from nginx_fixtures import require_image
 
 from nginxgen.nginx.echo import ECHO_HEADER, parse_echo
+from nginxgen.nginx.loopback import request
 from nginxgen.nginx.sandbox import (
     RUN_LABEL,
     Echo,
@@ -24,7 +25,6 @@ from nginxgen.nginx.sandbox import (
     demultiplexed,
     interrupts_deferred,
     labelled,
-    request,
 )
 
 IMAGE = "nginxgen-test/nginx:bookworm"

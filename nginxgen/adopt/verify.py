@@ -20,8 +20,9 @@ from nginxgen.core.errors import UsageError
 from nginxgen.core.facts import CONF_D, DEFAULT_IMAGE
 from nginxgen.nginx.config import ParsedConfig
 from nginxgen.nginx.echo import ECHO_HEADER, parse_echo
+from nginxgen.nginx.loopback import request
 from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
-from nginxgen.nginx.sandbox import Container, Echo, NginxDidNotStart, Sandbox, request
+from nginxgen.nginx.sandbox import Container, Echo, NginxDidNotStart, Sandbox
 
 REQUEST_TIMEOUT_SECONDS = 5.0
 PROXY_TARGET = re.compile(r"proxy http://(?P<targets>\S+)")

@@ -3,11 +3,11 @@
 A `Sandbox` is a private user-defined network (so Docker's DNS at 127.0.0.11 answers inside
 it) and the containers started on it: nginx of any image with given files, echo backends
 answering as given host names (network aliases), ports published on 127.0.0.1 only. It waits
-until nginx answers, talks to it with `request` (the one loopback HTTP/HTTPS client, with SNI),
-reads logs, and removes everything it made when it closes: after success, after an exception,
-after Ctrl-C. Everything carries the label `nginxgen.sandbox=<run id>`, and closing removes
-whatever carries it, so even a container whose creation was interrupted before Docker answered
-goes too.
+until nginx answers (asking through `nginxgen.nginx.loopback`, the one client), runs commands
+in its containers, reads logs, and removes everything it made when it closes: after success,
+after an exception, after Ctrl-C. Everything carries the label `nginxgen.sandbox=<run id>`, and
+closing removes whatever carries it, so even a container whose creation was interrupted before
+Docker answered goes too.
 
 Every Docker call is bounded: the client's HTTP timeout covers the API calls, and commands run
 inside a container (`exec`) are bounded twice, by `timeout` in the container where the image
@@ -24,7 +24,6 @@ import math
 import select
 import signal
 import socket
-import ssl
 import struct
 import tarfile
 import threading
@@ -33,20 +32,19 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 from pathlib import PurePosixPath
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Protocol, Self, cast
 
 from nginxgen.core.errors import EnvironmentUnavailable, NginxgenError
 from nginxgen.nginx.echo import ECHO_CONFIG_PATH, echo_config
+from nginxgen.nginx.loopback import LOOPBACK, Answer, reason, request
 
 if TYPE_CHECKING:
     from docker import DockerClient
     from docker.models.containers import Container as DockerContainer
     from docker.types import IPAMConfig
 
-LOOPBACK = "127.0.0.1"
 # Every resource of one sandbox carries its run id under this label; `nginxgen` says what for.
 RUN_LABEL = "nginxgen.sandbox"
 PURPOSE_LABEL = "nginxgen"
@@ -54,7 +52,6 @@ PURPOSE_LABEL = "nginxgen"
 CALL_TIMEOUT_SECONDS = 60.0
 EXEC_TIMEOUT_SECONDS = 60.0
 START_TIMEOUT_SECONDS = 30.0
-REQUEST_TIMEOUT_SECONDS = 10.0
 # What `timeout` in the container exits with when it had to stop the command.
 TIMED_OUT = 124
 KILLED = 137
@@ -80,100 +77,11 @@ class NginxDidNotStart(NginxgenError):
     exit_code = 1
 
 
-class Refused(ConnectionError):
-    """nginx closed the connection without an answer, or rejected the TLS handshake."""
-
-
 @dataclass(frozen=True)
 class ExecResult:
     exit_code: int
     # stdout and stderr, interleaved as the command wrote them.
     output: str
-
-
-@dataclass(frozen=True)
-class Answer:
-    """An HTTP answer: status, headers (lower-case names), body, the certificate served."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: str
-    certificate: bytes | None = None
-
-
-def request(
-    port: int,
-    host: str,
-    path: str = "/",
-    *,
-    tls: bool = False,
-    method: str = "GET",
-    headers: Sequence[tuple[str, str]] = (),
-    body_size: int = 0,
-    timeout: float = REQUEST_TIMEOUT_SECONDS,
-) -> Answer:
-    """`method path` to 127.0.0.1:`port` as `host` (Host header and, with `tls`, SNI), on a
-    connection of its own, with a body of `body_size` bytes. Certificates are not verified:
-    in a sandbox they are placeholders. `Refused` when nginx closes without an answer or
-    rejects the handshake; any other failure is an `OSError` or `http.client.HTTPException`."""
-    sock = socket.create_connection((LOOPBACK, port), timeout=timeout)
-    # Without it, the TLS Finished and the request wait out a delayed ACK (~40 ms) each time.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
-    certificate = None
-    try:
-        if tls:
-            try:
-                sock = _tls_context().wrap_socket(sock, server_hostname=host)
-            except (ssl.SSLError, ConnectionError) as error:
-                raise Refused(f"TLS handshake rejected ({reason(error)})") from error
-            certificate = sock.getpeercert(binary_form=True)
-        connection.sock = sock
-        sent = {"Host": host, "Connection": "close"}
-        if body_size:
-            sent["Content-Length"] = str(body_size)
-        sent.update(headers)
-        connection.putrequest(method, path, skip_host=True)
-        for name, value in sent.items():
-            connection.putheader(name, value)
-        connection.endheaders()
-        # nginx may refuse a body (413) before it is all sent; its answer still counts.
-        with contextlib.suppress(OSError):
-            _send_body(sock, body_size)
-        try:
-            response = connection.getresponse()
-        except (http.client.RemoteDisconnected, ConnectionError) as error:
-            raise Refused(f"connection closed without an answer ({reason(error)})") from error
-        body = response.read().decode("utf-8", "replace")
-        answer = {name.lower(): value for name, value in response.getheaders()}
-        return Answer(response.status, answer, body, certificate)
-    finally:
-        connection.close()
-        sock.close()
-
-
-def reason(error: BaseException) -> str:
-    """An error in a few words: its type, and its message if it has one."""
-    return type(error).__name__ if not str(error) else f"{type(error).__name__}: {error}"
-
-
-@cache
-def _tls_context() -> ssl.SSLContext:
-    # Placeholder certificates are not verified, so no CA store is loaded (that alone costs
-    # tens of milliseconds per context).
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def _send_body(sock: socket.socket, size: int) -> None:
-    chunk = b"x" * (1 << 16)
-    remaining = size
-    while remaining > 0:
-        part = chunk[: min(remaining, len(chunk))]
-        sock.sendall(part)
-        remaining -= len(part)
 
 
 def docker_client(timeout: float = CALL_TIMEOUT_SECONDS) -> DockerClient:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from nginxgen.generation.route_tests import RequestLine
 from nginxgen.nginx.echo import ECHO_HEADER, Received, parse_echo
-from nginxgen.nginx.sandbox import Refused, reason, request
+from nginxgen.nginx.loopback import Refused, reason, request
 
 STATIC_MARKER = "nginxgen-static root="
 
