@@ -110,15 +110,15 @@ def ensure_image(client: DockerClient, image: str, *, pull: bool) -> None:
         return
     except ImageNotFound:
         pass
-    reason = "pulling is off"
+    why = "pulling is off"
     if pull:
         try:
             client.images.pull(image)
             return
         except DockerException as error:
-            reason = f"pulling it failed: {error}"
+            why = f"pulling it failed: {error}"
     raise EnvironmentUnavailable(
-        f"The nginx image {image!r} is not available locally and {reason}.",
+        f"The nginx image {image!r} is not available locally and {why}.",
         details=f"Pull or build it (`docker pull {image}`), or choose another image with "
         "--image, the NGINXGEN_NGINX_IMAGE environment variable or `check.image` in "
         "nginxgen.yaml.",
@@ -214,6 +214,11 @@ class Container:
         try:
             raw = _read_all(stream, deadline, f"{self.name}: {' '.join(command)}")
         finally:
+            # The SDK keeps the HTTP response on the socket: closing it (first: it flushes
+            # the socket) frees the connection.
+            response = getattr(stream, "_response", None)
+            if response is not None:
+                response.close()
             stream.close()
         exit_code = self._exit_code(exec_id, deadline)
         if exit_code in (TIMED_OUT, KILLED):
