@@ -125,6 +125,8 @@ class DockerStack:
     def __init__(self, client: Any) -> None:
         self.sandbox = Sandbox("tests", client=client).__enter__()
         self.client = client
+        # The name of the stack's network.
+        self.network = self.sandbox.network
         self.containers: dict[str, Container] = {}
 
     def start_nginx(
