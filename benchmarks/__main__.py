@@ -1,6 +1,6 @@
 """Run every benchmark and print its figures: `python -m benchmarks` (docs/performance.md).
 
-    python -m benchmarks [--quick] [--only proxy,scale,cli,check,churn,swarm]
+    python -m benchmarks [--quick] [--only proxy,scale,cli,check,churn,swarm,certs]
 
 --quick shortens the proxy rounds (1 round of 2 s), the churn scenarios (one case of 10 s each)
 and the run counts, for a smoke run.
@@ -12,7 +12,15 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from benchmarks import check_latency, churn, cli_latency, generator_scale, proxy, swarm
+from benchmarks import (
+    certificates,
+    check_latency,
+    churn,
+    cli_latency,
+    generator_scale,
+    proxy,
+    swarm,
+)
 
 BENCHMARKS: dict[str, tuple[Callable[[list[str]], int], list[str], list[str]]] = {
     # name: (main, arguments, --quick arguments)
@@ -22,6 +30,7 @@ BENCHMARKS: dict[str, tuple[Callable[[list[str]], int], list[str], list[str]]] =
     "proxy": (proxy.main, [], ["--rounds", "1", "--duration", "2"]),
     "churn": (churn.main, [], ["--duration", "10", "--cases", "empty"]),
     "swarm": (swarm.main, [], ["--updates", "1"]),
+    "certs": (certificates.main, [], ["--rounds", "1"]),
 }
 
 

@@ -116,6 +116,38 @@ class Stack:
         )
         return self._register(container)
 
+    def start(
+        self,
+        name: str,
+        image: str,
+        *,
+        entrypoint: list[str] | None = None,
+        command: list[str] | None = None,
+        aliases: list[str] | None = None,
+        environment: dict[str, str] | None = None,
+        files: dict[str, bytes] | None = None,
+        volumes: dict[str, str] | None = None,
+        read_only_volumes: dict[str, str] | None = None,
+        publish: tuple[int, ...] = (),
+    ) -> Container:
+        """Any container on the stack's network (a peer such as Pebble): `files` at their
+        absolute paths, `volumes` (host → container path) read-write, `read_only_volumes`
+        read-only, `publish` on 127.0.0.1."""
+        container = self._open().start(
+            image,
+            name,
+            entrypoint=entrypoint,
+            command=command,
+            aliases=aliases or [],
+            environment=environment,
+            files=files,
+            volumes=volumes,
+            read_only_volumes=read_only_volumes,
+            publish=publish,
+        )
+        self._register(container)
+        return container
+
     def start_nginx(
         self, name: str, image: str, files: dict[str, str], sysctls: dict[str, str] | None = None
     ) -> int:

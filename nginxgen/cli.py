@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from nginxgen.core.formats import AnnotatedFormat, EngineKind, OutputFormat, SchemaKind
+from nginxgen.core.formats import (
+    AnnotatedFormat,
+    EngineKind,
+    OutputFormat,
+    SchemaKind,
+    StatusFormat,
+)
 
 if TYPE_CHECKING:
     from nginxgen.commands.result import Report
@@ -202,11 +208,18 @@ def check(
 def compose(
     environments: EnvironmentsOption = None,
     settings_file: SettingsOption = None,
+    mtail_program: Annotated[
+        bool,
+        typer.Option(
+            "--mtail-program",
+            help="Print the mtail program of the metrics service instead (needs metrics:)",
+        ),
+    ] = False,
 ) -> None:
     """Print a docker-compose service for the nginx proxy that runs the output."""
     from nginxgen.commands import compose as command
 
-    run(lambda: command.compose(environments, settings_file))
+    run(lambda: command.compose(environments, settings_file, mtail_program))
 
 
 @app.command()
@@ -280,19 +293,39 @@ def lint(
     run(lambda: command.lint(paths, output_format, select, ignore, nginx_version, docker))
 
 
-@app.command()
+certs_app = typer.Typer(
+    help="Check the certificate files the environments name: key, chain, names, expiry; "
+    "`certs renew` renews what ACME keeps.",
+    no_args_is_help=False,
+)
+app.add_typer(certs_app, name="certs")
+
+
+@certs_app.callback(invoke_without_command=True)
 def certs(
+    context: typer.Context,
     environments: EnvironmentsOption = None,
     settings_file: SettingsOption = None,
     warn_days: Annotated[
         int, typer.Option("--warn-days", min=0, help="Warn when a certificate expires sooner")
     ] = 21,
     output_format: FormatOption = OutputFormat.text,
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            "--root",
+            help="read every path under DIR [default: /etc/letsencrypt from ./certbot/conf "
+            "when it exists, as `nginxgen compose` mounts it]",
+        ),
+    ] = None,
 ) -> None:
-    """Check the certificate files the environments name: key, chain, names, expiry."""
+    """Check the certificate files the environments name where the proxy sees them: key,
+    chain, names, expiry; with `acme` set, what the next deploy obtains."""
+    if context.invoked_subcommand is not None:
+        return
     from nginxgen.commands import certs as command
 
-    run(lambda: command.certs(environments, settings_file, warn_days, output_format))
+    run(lambda: command.certs(environments, settings_file, warn_days, output_format, root=root))
 
 
 @app.command("test")
@@ -387,6 +420,27 @@ def deploy(
     )
 
 
+@certs_app.command("renew")
+def certs_renew(
+    force: Annotated[
+        bool, typer.Option("--force", help="renew every certificate, not only those due")
+    ] = False,
+    container: ContainerOption = None,
+    compose_service: ComposeServiceOption = None,
+    swarm_service: SwarmServiceOption = None,
+    environments: EnvironmentsOption = None,
+    settings_file: SettingsOption = None,
+) -> None:
+    """Renew the certificates due within acme.renew_before, then reload through the deploy path."""
+    from nginxgen.commands import certs as command
+
+    run(
+        lambda: command.renew(
+            force, container, compose_service, swarm_service, environments, settings_file
+        )
+    )
+
+
 @app.command()
 def rollback(
     to: Annotated[
@@ -410,7 +464,10 @@ def status(
     swarm_service: SwarmServiceOption = None,
     environments: EnvironmentsOption = None,
     settings_file: SettingsOption = None,
-    output_format: FormatOption = OutputFormat.text,
+    output_format: Annotated[
+        StatusFormat,
+        typer.Option("--format", help="text, json or openmetrics (docs/metrics.md)"),
+    ] = StatusFormat.text,
 ) -> None:
     """Read-only: live version, networks, services, certificates and htpasswd in the proxy."""
     from nginxgen.commands.status import status as status_command

@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner, Result
 
 from nginxgen.cli import app
-from nginxgen.commands.certs import certificate_sites
+from nginxgen.commands.certificates import certificate_sites
 from nginxgen.generation.loader import load_environments
 from nginxgen.generation.models import Settings
 from nginxgen.generation.plan import build_plan

@@ -54,6 +54,7 @@ BASE_ENVIRONMENT["routes"].append(
     {"path": "/sso/", "service": "ip", "auth": FORWARD_AUTH, "access": {"allow": ["10.0.0.0/8"]}}
 )
 BASE_ENVIRONMENT["auth"] = {"enabled": False, **FORWARD_AUTH}
+BASE_ENVIRONMENT["tls"]["client_certificates"] = {"ca": "/etc/ssl/clients/ca.pem"}
 # Route tests never reach the output: a hostile value is refused, or the output stays the same.
 BASE_ENVIRONMENT["tests"] = [
     {
@@ -67,6 +68,7 @@ BASE_ENVIRONMENT["tests"] = [
         "status": 200,
         "location": "https://shop.example.test/",
         "headers_include": {"Cache-Control": "no-store"},
+        "client_certificate": {"cert": "certs/client.pem", "key": "certs/client.key"},
     },
     {"request": "GET https://shop.example.test/assets/", "static": "/srv/shop/assets"},
 ]
@@ -81,6 +83,15 @@ BASE_SETTINGS: dict[str, Any] = {
     "keepalive": 16,
     "default_server": True,
     "check": {"image": "nginx:stable"},
+    "metrics": {"port": 9145, "allow": ["172.16.0.0/12"]},
+    "acme": {
+        "email": "ops@example.test",
+        "directory": "https://acme.example.test/dir",
+        "ca_certificate": "acme-ca.pem",
+        "image": "certbot/certbot",
+        "challenge": "dns-01",
+        "dns": {"plugin": "rfc2136", "credentials": "rfc2136.ini"},
+    },
 }
 
 FIRST_KEY = object()  # in a slot's path: the first key of that mapping, whatever it is

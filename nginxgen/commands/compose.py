@@ -17,12 +17,12 @@ import yaml
 
 from nginxgen.commands.project import open_project, plan_project
 from nginxgen.commands.result import Report
-from nginxgen.core.facts import CONF_D, LETSENCRYPT
+from nginxgen.core.errors import UsageError
+from nginxgen.core.facts import CERTBOT_CONF, CERTBOT_WEBROOT, CONF_D, LETSENCRYPT
+from nginxgen.generation.metrics_outputs import METRICS_HEADER, metrics_services, mtail_program
 from nginxgen.generation.models import Settings
 from nginxgen.generation.plan_types import EnvironmentPlan, Plan
 
-CERTBOT_CONF = "./certbot/conf"
-CERTBOT_WEBROOT = "./certbot/www"
 DEPLOYED = "./deployed"
 HTPASSWD = "./htpasswd"
 PROXY_NETWORK = "proxy"
@@ -109,10 +109,17 @@ def compose_document(plan: Plan, settings: Settings, service: str = "nginx") -> 
     if uses_variable(plan):
         proxy["sysctls"] = {"net.ipv4.tcp_tw_reuse": 1}
     proxy["restart"] = "unless-stopped"
-    return {
+    document: dict[str, Any] = {
         "services": {service: proxy},
         "networks": {PROXY_NETWORK: {"name": PROXY_NETWORK_NAME}},
     }
+    # metrics: (docs/metrics.md): the exporter and mtail beside the proxy, sharing its log volume.
+    metrics = metrics_services(plan, service, "default")
+    if metrics is not None:
+        proxy["volumes"] = [*volumes, *metrics.proxy_volumes]
+        document["services"].update(metrics.services)
+        document["volumes"] = metrics.volumes
+    return document
 
 
 def _ports(plan: Plan, https: bool) -> list[str]:
@@ -125,10 +132,16 @@ def _ports(plan: Plan, https: bool) -> list[str]:
 def compose_service(plan: Plan, settings: Settings, service: str = "nginx") -> str:
     """The compose YAML for the proxy service: deterministic, same plan, same text."""
     header = _HEADER + (_TW_REUSE_WHY if uses_variable(plan) else "")
+    header += METRICS_HEADER if plan.metrics else ""
     document = compose_document(plan, settings, service)
     return header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
 
 
-def compose(environments: Path | None, settings_file: Path | None) -> Report:
+def compose(environments: Path | None, settings_file: Path | None, mtail: bool = False) -> Report:
     project = open_project(settings_file, environments)
-    return Report(stdout=compose_service(plan_project(project), project.settings))
+    plan = plan_project(project)
+    if mtail:  # `--mtail-program`: the program of the mtail service instead (docs/metrics.md)
+        if plan.metrics is None:
+            raise UsageError("--mtail-program needs `metrics:` in nginxgen.yaml")
+        return Report(stdout=mtail_program(plan))
+    return Report(stdout=compose_service(plan, project.settings))

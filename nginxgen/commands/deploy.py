@@ -19,10 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nginxgen.commands.certificates import acme_client, orders
 from nginxgen.commands.project import open_project
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report
 from nginxgen.core.errors import UsageError
 from nginxgen.core.facts import conf_d_name
+from nginxgen.docker.acme import Certbot
+from nginxgen.docker.deploy_record import record_deploy
+from nginxgen.docker.issuance import deploy_with_certificates, missing_orders
 from nginxgen.docker.live import (
     DEFAULT_KEEP,
     LiveLayout,
@@ -48,6 +52,7 @@ from nginxgen.docker.operations import (
 from nginxgen.docker.proxy import ProxyContainer, connect, find_proxy
 from nginxgen.docker.swarm import find_service_tasks
 from nginxgen.generation.loader import LoadedEnvironment
+from nginxgen.generation.models import Settings
 from nginxgen.generation.pipeline import Generated, generate
 from nginxgen.generation.plan_types import EnvironmentPlan
 from nginxgen.nginx.messages import NginxMessage
@@ -128,10 +133,9 @@ def certificate_advice(message: NginxMessage, environments: Sequence[Environment
         if tls and path in (tls.certificate, tls.certificate_key, tls.trusted_certificate):
             return (
                 f"  environment {environment.name} ({environment.source}): {path} is not on the "
-                f"proxy. Obtain the certificate for {environment.domains[0]} first through the "
-                "ACME webroot on port 80 (deploy the environment with `tls: false` and an ACME "
-                "route, run certbot, then restore `tls` and deploy again; docs/deploy.md), or "
-                "point tls.certificate at the files the proxy has."
+                f"proxy. With acme.email in nginxgen.yaml, deploy obtains the certificate for "
+                f"{environment.domains[0]} itself through the ACME webroot on port 80 "
+                "(docs/certificates.md); or point tls.certificate at the files the proxy has."
             )
     return f"  {path} is not on the proxy (no environment names it; an include?)"
 
@@ -271,6 +275,64 @@ def locate_shared(proxies: Sequence[ProxyContainer], output: str) -> LiveLayout:
     return shared_layout({proxy.name: locate(proxy, output) for proxy in proxies})
 
 
+# ---- ACME (docs/certificates.md): the certificates the proxy lacks, obtained first ----------
+
+
+def obtain_first(
+    directory: Path,
+    settings: Settings,
+    generated: Generated,
+    proxies: Sequence[ProxyContainer],
+    layout: LiveLayout,
+    previous: str | None,
+    transcript: Transcript,
+    *,
+    dry_run: bool = False,
+) -> bool | None:
+    """With `acme` set and certificates missing in the proxy: the pending candidate, certbot,
+    the full candidate (`docker/issuance.py`); whether that deployed (a dry run: whether the
+    pending candidate passes). None: nothing to obtain."""
+    missing = missing_orders(proxies[0], orders(generated.plan, settings))
+    if not missing or settings.acme is None:
+        return None
+    pending = generate(directory, settings, {order.environment for order in missing})
+    if dry_run:
+        # The full candidate cannot pass nginx -t before its certificates exist: the dry run
+        # tests the first step's candidate, which is what the proxy would serve meanwhile.
+        transcript.say(
+            "would obtain first: "
+            + ", ".join(order.environment for order in missing)
+            + "; testing the candidate that serves them as 'certificate pending'"
+        )
+        return apply(
+            proxies,
+            layout,
+            pending.text,
+            probe_targets(pending),
+            pending.plan.environments,
+            transcript,
+            dry_run=True,
+        )
+    certbot = Certbot(connect(), proxies[0], acme_client(settings.acme))
+
+    def deploy_candidate(text: str) -> bool:
+        step = pending if text == pending.text else generated
+        return apply(proxies, layout, text, probe_targets(step), step.plan.environments, transcript)
+
+    return deploy_with_certificates(
+        missing,
+        certbot,
+        pending.text,
+        generated.text,
+        deploy_candidate,
+        lambda: restore(proxies, layout, previous, transcript),
+        transcript.say,
+    )
+
+
+# ---- end of ACME ----------------------------------------------------------------------------
+
+
 def deploy(
     container: str | None,
     compose_service: str | None,
@@ -291,19 +353,35 @@ def deploy(
             transcript.say(f"service {swarm_service}: {len(proxies)} running task(s): {names}")
         layout = locate_shared(proxies, project.settings.output)
         previous = proxies[0].read_text(layout.live_path)
-        ok = apply(
+        obtained = obtain_first(
+            project.directory,
+            project.settings,
+            generated,
             proxies,
             layout,
-            generated.text,
-            probe_targets(generated),
-            generated.plan.environments,
+            previous,
             transcript,
             dry_run=dry_run,
         )
+        ok = (
+            obtained
+            if obtained is not None
+            else apply(
+                proxies,
+                layout,
+                generated.text,
+                probe_targets(generated),
+                generated.plan.environments,
+                transcript,
+                dry_run=dry_run,
+            )
+        )
+        moment = now or datetime.datetime.now(datetime.UTC)
         if ok and not dry_run:
-            moment = now or datetime.datetime.now(datetime.UTC)
             record_version(proxies[0], layout, previous, generated.text, keep, moment, transcript)
             transcript.say(f"deployed to {', '.join(proxy.name for proxy in proxies)}")
+        if not dry_run:  # for `status --format openmetrics` (docs/metrics.md)
+            record_deploy(proxies[0], layout, moment, ok)
     except Refused as refused:
         transcript.say(f"deploy refused: {refused}")
         return transcript.report(EXIT_FINDINGS)

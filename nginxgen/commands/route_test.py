@@ -50,7 +50,9 @@ def run_cases(stack: TestStack, ports: dict[int, int], cases: Sequence[Case]) ->
     hosts = stack.hosts_by_address()
     outcomes = []
     for case in cases:
-        observed = send(case.request, ports, case.headers, case.auth, case.body_size)
+        observed = send(
+            case.request, ports, case.headers, case.auth, case.body_size, case.client_certificate
+        )
         outcomes.append(compare(case, observed, hosts))
     return outcomes
 

@@ -28,8 +28,6 @@ from typing import Any
 import yaml
 
 from nginxgen.commands.compose import (
-    CERTBOT_CONF,
-    CERTBOT_WEBROOT,
     DEPLOYED,
     HTPASSWD,
     htpasswd_files,
@@ -40,7 +38,7 @@ from nginxgen.commands.compose import (
 from nginxgen.commands.project import open_project, plan_project
 from nginxgen.commands.result import Report
 from nginxgen.core.errors import UsageError
-from nginxgen.core.facts import CONF_D, LETSENCRYPT
+from nginxgen.core.facts import CERTBOT_CONF, CERTBOT_WEBROOT, CONF_D, LETSENCRYPT
 from nginxgen.generation.models import Settings
 from nginxgen.generation.plan_types import Plan
 

@@ -15,12 +15,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from nginxgen.commands.certificates import acme_states
 from nginxgen.commands.compose import htpasswd_files
 from nginxgen.commands.deploy import find_proxies, locate
 from nginxgen.commands.project import open_project
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report, json_report
+from nginxgen.commands.status_metrics import openmetrics_report
 from nginxgen.core.facts import DOCKER_RESOLVER
-from nginxgen.core.formats import OutputFormat
+from nginxgen.core.formats import StatusFormat
 from nginxgen.docker.live import Refused, digest, version_of
 from nginxgen.docker.operations import answers, kept_versions, resolve
 from nginxgen.docker.proxy import ProxyContainer
@@ -30,6 +32,7 @@ from nginxgen.generation.naming import reached_host
 from nginxgen.generation.pipeline import Generated, generate
 from nginxgen.generation.plan_types import EnvironmentPlan
 from nginxgen.nginx.certificates import CertificateSite, inspect_environment_certificates
+from nginxgen.nginx.client_ca import inspect_client_ca
 
 Severity = Literal["error", "warning", "ok"]
 # Networks on which Docker runs no DNS server for containers.
@@ -162,7 +165,12 @@ def certificate_findings(
             (environment.tls.certificate, environment.tls.certificate_key),
             environment.domains + environment.redirect_names,
         )
-        for finding in inspect_environment_certificates(site, now, warn_days, proxy.read_file):
+        found = inspect_environment_certificates(site, now, warn_days, proxy.read_file)
+        if environment.tls.client_ca:  # mTLS: the client CA file (docs/metrics.md)
+            found += inspect_client_ca(
+                environment.name, environment.tls.client_ca, now, warn_days, proxy.read_file
+            )
+        for finding in found:
             severity: Severity = "ok" if finding.severity == "info" else finding.severity
             findings.append(
                 Finding(
@@ -224,7 +232,16 @@ def inspect(
         findings.append(Finding("version", "error", str(refused)))
     findings += network_findings(proxy.networks())
     findings += service_findings(proxy, generated.environments, settings)
+    # ACME (docs/certificates.md): warn within renew_before; issuer, days, renewal config.
+    if settings.acme is not None:
+        warn_days = settings.acme.renew_before
     findings += certificate_findings(proxy, generated.plan.environments, now, warn_days)
+    findings += [
+        Finding("certificate", severity, line, environment)
+        for environment, severity, line in acme_states(
+            generated.plan, settings, proxy.read_file, now
+        )
+    ]
     findings += htpasswd_findings(proxy, generated.plan.environments)
     return findings
 
@@ -234,7 +251,7 @@ def status(
     compose_service: str | None,
     environments: Path | None,
     settings_file: Path | None,
-    output_format: OutputFormat,
+    output_format: StatusFormat,
     now: datetime.datetime | None = None,
     swarm_service: str | None = None,
 ) -> Report:
@@ -246,13 +263,18 @@ def status(
         return Report(EXIT_FINDINGS, f"status refused: {refused}\n")
     moment = now or datetime.datetime.now(datetime.UTC)
     output = Path(project.settings.output)
+    if output_format is StatusFormat.openmetrics:  # docs/metrics.md
+        where = str(output)
+        return openmetrics_report(
+            proxies, generated, output, project.settings, lambda proxy: locate(proxy, where)
+        )
     reports = [
         (proxy.name, inspect(proxy, generated, output, moment, project.settings))
         for proxy in proxies
     ]
     failed = [name for name, findings in reports if _failed(findings)]
     exit_code = EXIT_FINDINGS if failed else EXIT_OK
-    if output_format is OutputFormat.json:
+    if output_format is StatusFormat.json:
         documents = [
             {
                 "container": name,

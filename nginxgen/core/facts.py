@@ -10,6 +10,10 @@ CONF_D = f"{NGINX_PREFIX}/conf.d"
 # The image `check` runs when neither the command line nor nginxgen.yaml names one.
 DEFAULT_IMAGE = "nginx:stable"
 LETSENCRYPT = "/etc/letsencrypt"
+# Where `nginxgen compose` keeps certbot's files beside the project (mounted at LETSENCRYPT) and
+# the ACME webroot.
+CERTBOT_CONF = "./certbot/conf"
+CERTBOT_WEBROOT = "./certbot/www"
 # Docker Swarm: `tasks.<service>` resolves to the address of every running task of a service,
 # while the service name itself resolves to one virtual IP balanced by IPVS, which drops
 # connections idle for longer than IPVS's TCP timeout (900 s).

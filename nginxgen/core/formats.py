@@ -13,6 +13,14 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+class StatusFormat(StrEnum):
+    """`nginxgen status` also writes OpenMetrics, for node_exporter's textfile collector."""
+
+    text = "text"
+    json = "json"
+    openmetrics = "openmetrics"
+
+
 class AnnotatedFormat(StrEnum):
     """Commands whose findings have a place in a file also speak GitHub's annotations."""
 

@@ -9,6 +9,7 @@ and writes what `live.py` and the commands ask for.
 from __future__ import annotations
 
 import io
+import posixpath
 import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -112,8 +113,9 @@ class ProxyContainer:
     def is_file(self, path: str) -> bool:
         return self.run(["test", "-f", path]).exit_code == 0
 
-    def read_file(self, path: str) -> bytes:
-        """The file at `path` as the container sees it; `FileNotFoundError` when it is not there."""
+    def read_file(self, path: str, _links: int = 8) -> bytes:
+        """The file at `path` as the container sees it; `FileNotFoundError` when it is not there.
+        Symbolic links are followed (certbot's live/ files are links into archive/)."""
         try:
             chunks, _ = self.container.get_archive(path)
         except NotFound:
@@ -122,6 +124,11 @@ class ProxyContainer:
             for member in archive.getmembers():
                 if member.isdir():
                     raise IsADirectoryError(path)
+                if member.issym():
+                    if not _links:
+                        raise FileNotFoundError(f"{path}: too many levels of symbolic links")
+                    target = posixpath.join(posixpath.dirname(path), member.linkname)
+                    return self.read_file(posixpath.normpath(target), _links - 1)
                 extracted = archive.extractfile(member)
                 if extracted is not None:
                     return extracted.read()

@@ -6,7 +6,9 @@ The models are `models` (Environment, Settings), `sections` (the environment's s
 `route_tests` (its `tests:`) and `fields` (StrictModel, field types, patterns); the plan is
 `plan` (assembly, cross-environment decisions), `plan_locations` (routes, proxying, upstreams),
 `plan_tls` (TLS, server headers), `plan_features` (access, CORS, auth, compression, logs,
-maintenance, error pages) and `plan_types` (the plan's dataclasses).
+maintenance, error pages), `plan_metrics` (the metrics server and request log) and `plan_types`
+(the plan's dataclasses). `metrics` is the `metrics:` settings model; `metrics_outputs` renders
+what metrics adds beside the config (the mtail program, the compose services).
 
 May import `nginxgen.core`, `nginxgen.nginx` (the raw-directive check) and `nginxgen.lint`
 (the self-check). Never imports the commands or the CLI.

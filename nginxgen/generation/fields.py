@@ -217,6 +217,18 @@ PATTERN_MEANINGS.update(
         SIGNIN_PATTERN: "a URL such as https://auth.example.com/",
     }
 )
+# ACME (nginxgen.yaml's `acme:`): values that become certbot's arguments.
+EMAIL_PATTERN = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"
+# A Docker image reference: [registry[:port]/]path[:tag][@digest].
+IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._/:-]{0,250}(@sha256:[0-9a-f]{64})?$"
+PLUGIN_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+PATTERN_MEANINGS.update(
+    {
+        EMAIL_PATTERN: "one e-mail address such as ops@example.com",
+        IMAGE_PATTERN: "a Docker image such as certbot/certbot or certbot/certbot:v2.11.0",
+        PLUGIN_PATTERN: "a certbot DNS plugin name such as rfc2136 or cloudflare",
+    }
+)
 Origin = Annotated[str, StringConstraints(pattern=ORIGIN_PATTERN, max_length=300)]
 Method = Annotated[str, StringConstraints(pattern=METHOD_PATTERN)]
 ServiceUrl = Annotated[str, StringConstraints(pattern=URL_PATTERN, max_length=2000)]

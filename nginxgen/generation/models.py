@@ -5,12 +5,23 @@ are in `sections` and `route_tests`, its field types in `fields`), `Settings` fo
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from nginxgen.core.versions import UPSTREAM_RESOLVE, at_least
 from nginxgen.generation.fields import (
+    EMAIL_PATTERN,
+    IMAGE_PATTERN,
+    PLUGIN_PATTERN,
+    URL_PATTERN,
     Domain,
     Duration,
     Name,
@@ -23,6 +34,7 @@ from nginxgen.generation.fields import (
     raw_for,
     toggle,
 )
+from nginxgen.generation.metrics import MetricsSettings
 from nginxgen.generation.route_tests import RouteTest
 from nginxgen.generation.sections import (
     Access,
@@ -112,6 +124,77 @@ class CheckSettings(StrictModel):
     )
 
 
+LETSENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory"
+LETSENCRYPT_STAGING_DIRECTORY = "https://acme-staging-v02.api.letsencrypt.org/directory"
+DEFAULT_CERTBOT_IMAGE = "certbot/certbot"
+
+
+def _directory_shorthand(value: Any) -> Any:
+    return LETSENCRYPT_STAGING_DIRECTORY if value == "staging" else value
+
+
+class DnsChallenge(StrictModel):
+    """How certbot answers DNS-01: one of its DNS plugins and the plugin's credentials file."""
+
+    plugin: Annotated[str, StringConstraints(pattern=PLUGIN_PATTERN, max_length=40)] = Field(
+        description="certbot's DNS plugin, e.g. rfc2136 or cloudflare (dns-<plugin>)"
+    )
+    credentials: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
+        description="the plugin's credentials file on the machine running nginxgen"
+    )
+    propagation_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=3600,
+        description="how long certbot waits for the record to propagate [default: the plugin's]",
+    )
+
+
+class AcmeSettings(StrictModel):
+    """The `acme:` section of `nginxgen.yaml`: how deploy obtains and `certs renew` renews the
+    certificates the environments need (docs/certificates.md)."""
+
+    email: Annotated[str | None, StringConstraints(pattern=EMAIL_PATTERN, max_length=254)] = Field(
+        default=None,
+        description="the ACME account's contact; setting it turns issuance on",
+    )
+    directory: Annotated[
+        str,
+        BeforeValidator(_directory_shorthand),
+        StringConstraints(pattern=URL_PATTERN, max_length=512),
+    ] = Field(
+        default=LETSENCRYPT_DIRECTORY,
+        description="the ACME server's directory URL [default: Let's Encrypt; staging: "
+        "Let's Encrypt's staging]",
+    )
+    ca_certificate: Annotated[str | None, StringConstraints(min_length=1, max_length=1024)] = Field(
+        default=None,
+        description="PEM file (on the machine running nginxgen) that certbot trusts for "
+        "the ACME server's TLS: private or test ACME servers",
+    )
+    image: Annotated[str, StringConstraints(pattern=IMAGE_PATTERN)] = Field(
+        default=DEFAULT_CERTBOT_IMAGE, description="the certbot image"
+    )
+    challenge: Literal["http-01", "dns-01"] = Field(
+        default="http-01",
+        description="http-01: the ACME webroot on port 80; dns-01: a DNS plugin (wildcards)",
+    )
+    dns: DnsChallenge | None = Field(default=None, description="{plugin, credentials} for dns-01")
+    renew_before: int = Field(
+        default=30, ge=1, le=365, description="renew a certificate this many days before it expires"
+    )
+
+    @property
+    def issues(self) -> bool:
+        return self.email is not None
+
+    @model_validator(mode="after")
+    def _dns_for_dns_01(self) -> AcmeSettings:
+        if self.challenge == "dns-01" and self.dns is None:
+            raise ValueError("challenge dns-01 needs dns: {plugin, credentials}")
+        return self
+
+
 class Settings(StrictModel):
     """`nginxgen.yaml`: settings shared by every environment; every key has a default."""
 
@@ -159,6 +242,15 @@ class Settings(StrictModel):
         default=False,
         description="listen on [::] beside every IPv4 listen (nginx fails to start on a kernel "
         "without IPv6)",
+    )
+    metrics: Annotated[MetricsSettings | None, BeforeValidator(toggle)] = Field(
+        default=None,
+        description="stub_status and per-environment request metrics for Prometheus "
+        "{port, allow} (docs/metrics.md); true: the defaults",
+    )
+    acme: AcmeSettings | None = Field(
+        default=None,
+        description="obtain and renew certificates with certbot (docs/certificates.md)",
     )
 
     @field_validator("nginx_version", mode="before")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,14 +26,16 @@ def generate_from(
     environments: list[LoadedEnvironment],
     settings: Settings,
     loading_problems: Sequence[Problem] = (),
+    pending: Collection[str] = (),
 ) -> Generated:
-    plan = build_plan(environments, settings, loading_problems)
+    plan = build_plan(environments, settings, loading_problems, pending)
     text = render(plan)
     check_output(text, settings.nginx_version)
     return Generated(tuple(environments), plan, text)
 
 
-def generate(directory: Path, settings: Settings) -> Generated:
-    """Validated, rendered and self-checked output for every environment file in `directory`."""
+def generate(directory: Path, settings: Settings, pending: Collection[str] = ()) -> Generated:
+    """Validated, rendered and self-checked output for every environment file in `directory`;
+    the environments named in `pending` wait for their certificate on port 80."""
     loaded, problems = read_environments(directory)
-    return generate_from(loaded, settings, problems)
+    return generate_from(loaded, settings, problems, pending)

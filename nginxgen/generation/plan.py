@@ -10,8 +10,9 @@ decide nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from nginxgen.core.errors import ConfigError, Problem
 from nginxgen.core.facts import DOCKER_RESOLVER
@@ -43,6 +44,11 @@ from nginxgen.generation.plan_locations import (
     timeout_directives,
     upstreams,
 )
+from nginxgen.generation.plan_metrics import (
+    access_log_beside_metrics,
+    metrics_log_format,
+    metrics_plan,
+)
 from nginxgen.generation.plan_tls import (
     https_ciphers,
     https_protocols,
@@ -50,7 +56,14 @@ from nginxgen.generation.plan_tls import (
     server_headers,
     tls_plan,
 )
-from nginxgen.generation.plan_types import EnvironmentPlan, Listen, Plan, Resolver
+from nginxgen.generation.plan_types import (
+    EnvironmentPlan,
+    ErrorPage,
+    Listen,
+    PendingPlan,
+    Plan,
+    Resolver,
+)
 from nginxgen.generation.rules import check_environments
 from nginxgen.generation.sections import Timeouts
 
@@ -85,6 +98,8 @@ def _plan_environment(
         for index, route in enumerate(routes)
     )
     auth = auth_plan(environment.name, "server", model.auth) if model.auth else None
+    metrics = settings.metrics is not None and settings.metrics.enabled
+    access_log = access_log_plan(model)
     route_auths = tuple(location.auth for location in locations if location.auth)
     return EnvironmentPlan(
         name=environment.name,
@@ -108,12 +123,45 @@ def _plan_environment(
         locations=locations,
         raw=tuple(model.raw),
         compression=compression_plan(model),
-        access_log=access_log_plan(model),
+        access_log=access_log_beside_metrics(access_log) if metrics else access_log,
         maintenance=maintenance_plan(environment, merge),
         auth=auth,
         auth_locations=((auth,) if auth else ()) + route_auths,
         quic=quic,
         merge_headers=merge,
+        metrics_log_format=metrics_log_format(environment.name) if metrics else None,
+    )
+
+
+PENDING = PendingPlan(
+    ErrorPage(
+        503,
+        "text/plain",
+        "certificate pending: the certificate of this site is being issued, try again shortly",
+    ),
+    retry_after=30,
+)
+
+
+def _pending(planned: EnvironmentPlan) -> EnvironmentPlan:
+    """The environment while its certificate is issued: port 80, the ACME webroot, a 503."""
+    return dataclasses.replace(
+        planned,
+        tls=None,
+        redirect_target=f"http://{planned.domains[0]}",
+        access=None,
+        timeouts=(),
+        failover=None,
+        error_page=None,
+        upstreams=(),
+        locations=(),
+        raw=(),
+        compression=None,
+        maintenance=None,
+        auth=None,
+        auth_locations=(),
+        quic=None,
+        pending=PENDING,
     )
 
 
@@ -136,11 +184,13 @@ def build_plan(
     environments: Sequence[LoadedEnvironment],
     settings: Settings,
     loading_problems: Sequence[Problem] = (),
+    pending: Collection[str] = (),
 ) -> Plan:
     """The plan for all environments, or ConfigError listing every rule they break.
 
     `loading_problems` are those of files that did not load: reported together with what the
-    rules find in the files that did, so one run shows every problem it can.
+    rules find in the files that did, so one run shows every problem it can. The environments
+    named in `pending` wait for their certificate (`_pending`).
     """
     # Sorted first, so that which of two environments a conflict is blamed on never depends on
     # the order they were given in.
@@ -150,8 +200,9 @@ def build_plan(
         raise ConfigError(problems)
     default_quic = settings.default_server and any(env.model.http3 for env in ordered)
     planned = tuple(
-        _plan_environment(environment, settings, quic)
+        _pending(planned) if environment.name in pending else planned
         for environment, quic in zip(ordered, _quic_parameters(ordered, default_quic), strict=True)
+        for planned in (_plan_environment(environment, settings, quic),)
     )
     locations = [location for env in planned for location in env.locations]
     websocket = any(location.proxy and location.proxy.websocket for location in locations)
@@ -189,6 +240,7 @@ def build_plan(
             location.cors for location in locations if location.cors and location.cors.variable
         ),
         default_quic=default_quic,
+        metrics=metrics_plan(settings.metrics),
     )
 
 

@@ -17,7 +17,7 @@ from nginxgen.generation.naming import (
     upstream_variable,
 )
 from nginxgen.generation.plan_features import access_plan, auth_plan, cors_headers, cors_plan
-from nginxgen.generation.plan_tls import server_headers
+from nginxgen.generation.plan_tls import client_certificate_headers, server_headers
 from nginxgen.generation.plan_types import (
     Failover,
     Header,
@@ -129,7 +129,15 @@ def _proxy(environment: LoadedEnvironment, route: Route, strategy: str) -> Proxy
     else:
         address = f"http://{service.addresses[0]}:{service.port}"
     connection = f"${CONNECTION_UPGRADE_VARIABLE}" if route.websocket else ("" if pooled else None)
-    extra = _literal(route.request_headers)
+    # The client certificate's verdict is nginx's: neither the client nor request_headers set it.
+    client = client_certificate_headers(environment.model)
+    fixed = {header.name.lower() for header in client}
+    extra = (
+        tuple(
+            header for header in _literal(route.request_headers) if header.name.lower() not in fixed
+        )
+        + client
+    )
     overridden = {header.name.lower() for header in extra}
     features = tuple(
         header

@@ -29,6 +29,9 @@ _PROFILES = {
     "intermediate": (("TLSv1.2", "TLSv1.3"), INTERMEDIATE_CIPHERS),
     "modern": (("TLSv1.3",), None),
 }
+# `verify:` → `ssl_verify_client`: on answers 400 to a request without a valid certificate;
+# optional lets one without a certificate through (and still refuses an invalid one).
+_VERIFY_CLIENT = {"required": "on", "optional": "optional"}
 _SECURITY_HEADERS = (
     ("x_content_type_options", "X-Content-Type-Options"),
     ("referrer_policy", "Referrer-Policy"),
@@ -44,6 +47,7 @@ def tls_plan(model: Environment) -> TlsPlan | None:
     live = f"/etc/letsencrypt/live/{model.primary_domain.removeprefix('*.')}"
     protocols, ciphers = _PROFILES[tls.profile]
     trusted = tls.trusted_certificate or f"{live}/chain.pem"
+    clients = tls.client_certificates
     return TlsPlan(
         certificate=tls.certificate or f"{live}/fullchain.pem",
         certificate_key=tls.certificate_key or f"{live}/privkey.pem",
@@ -51,6 +55,18 @@ def tls_plan(model: Environment) -> TlsPlan | None:
         ciphers=ciphers,
         stapling=tls.ocsp_stapling,
         trusted_certificate=trusted if tls.ocsp_stapling else None,
+        client_ca=clients.ca if clients else None,
+        client_verify=_VERIFY_CLIENT[clients.verify] if clients else None,
+    )
+
+
+def client_certificate_headers(model: Environment) -> tuple[Header, ...]:
+    """What a service behind mutual TLS is told, set by nginx whatever the client sent."""
+    if model.tls.client_certificates is None or not model.tls.enabled:
+        return ()
+    return (
+        Header("X-Client-Verify", "$ssl_client_verify"),
+        Header("X-Client-DN", "$ssl_client_s_dn"),
     )
 
 

@@ -137,6 +137,10 @@ class TlsPlan:
     ciphers: str | None
     stapling: bool
     trusted_certificate: str | None
+    # Mutual TLS: the CA file clients' certificates are verified against, and
+    # `ssl_verify_client`'s value (on: required, optional).
+    client_ca: str | None = None
+    client_verify: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,15 @@ class ErrorPage:
     status: int
     content_type: str
     body: str
+
+
+@dataclass(frozen=True)
+class PendingPlan:
+    """An environment whose certificate is not issued yet: port 80 only, the ACME webroot and
+    this page for everything else (never a redirect to an HTTPS server that cannot answer)."""
+
+    page: ErrorPage
+    retry_after: int
 
 
 @dataclass(frozen=True)
@@ -159,6 +172,16 @@ class AccessLogPlan:
 
     path: str | None
     format: str
+
+
+@dataclass(frozen=True)
+class MetricsPlan:
+    """The metrics server (`stub_status` on `port` for `allow`) and the request log every
+    environment also writes, one line per request in its own format, for mtail to read."""
+
+    port: int
+    allow: tuple[str, ...]
+    log_path: str
 
 
 @dataclass(frozen=True)
@@ -207,6 +230,11 @@ class EnvironmentPlan:
     quic: str | None = None
     # nginx >= 1.29.3: `add_header_inherit merge;`, and locations no longer repeat the headers.
     merge_headers: bool = False
+    # The log_format of this environment's lines in the metrics request log (metrics on).
+    metrics_log_format: str | None = None
+    # Waiting for its certificate (deploy's first step when ACME issues it): only `pending` and
+    # the ACME webroot are rendered.
+    pending: PendingPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -251,3 +279,4 @@ class Plan:
     cors_maps: tuple[CorsPlan, ...] = ()
     # The default HTTPS server answers QUIC too, and carries reuseport.
     default_quic: bool = False
+    metrics: MetricsPlan | None = None

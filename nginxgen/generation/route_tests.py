@@ -87,6 +87,23 @@ def _check_target(value: str) -> str:
 Target = Annotated[str, AfterValidator(_check_target)]
 
 
+def _check_local_file(value: str) -> str:
+    if not re.fullmatch(r"[\x21-\x7e]{1,4096}", value) or any(c in value for c in "\\;'\""):
+        raise ValueError(f"{value!r} is not a file path (visible ASCII, no quotes or backslashes)")
+    return value
+
+
+LocalFile = Annotated[str, AfterValidator(_check_local_file)]
+
+
+class ClientCertificate(StrictModel):
+    """A certificate `nginxgen test` presents (mutual TLS): PEM files on the machine running the
+    tests, relative to the directory it runs in."""
+
+    cert: LocalFile = Field(description="the client certificate (PEM)")
+    key: LocalFile = Field(description="its private key (PEM, unencrypted)")
+
+
 class RouteTest(StrictModel):
     """One request `nginxgen test` sends to the real nginx, and what must come of it."""
 
@@ -101,6 +118,9 @@ class RouteTest(StrictModel):
         description="user:password to send (the test nginx accepts exactly the tests' users)",
     )
     body_size: Size | None = Field(default=None, description="send a body of this size, e.g. 20m")
+    client_certificate: ClientCertificate | None = Field(
+        default=None, description="present this client certificate {cert, key} (mutual TLS)"
+    )
     service: Name | None = Field(
         default=None, description="the service of this environment that must receive it"
     )

@@ -190,6 +190,24 @@ def http3_needs_tls_and_nginx_1_25(
         )
 
 
+def wildcards_need_dns_01(environment: LoadedEnvironment, settings: Settings) -> Iterator[Problem]:
+    """An ACME server proves a wildcard name only through DNS-01: HTTP-01 cannot issue it."""
+    acme = settings.acme
+    tls = environment.model.tls
+    if acme is None or not acme.issues or acme.challenge != "http-01":
+        return
+    if not tls.enabled or tls.certificate is not None:
+        return
+    for path, domain in all_domains(environment):
+        if domain.startswith("*."):
+            yield environment.source.problem(
+                path,
+                f"{domain!r} is a wildcard: ACME issues wildcards through DNS-01 only, and "
+                "acme.challenge is http-01 (nginxgen.yaml); set challenge: dns-01 with dns: "
+                "{plugin, credentials}, or give tls.certificate",
+            )
+
+
 ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
     environment_name,
     strategy_fits_version,
@@ -202,6 +220,7 @@ ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
     route_paths_unique,
     forward_auth_not_beside_basic_auth,
     http3_needs_tls_and_nginx_1_25,
+    wildcards_need_dns_01,
 )
 
 

@@ -234,6 +234,21 @@ class Hsts(StrictModel):
         return self
 
 
+class ClientCertificates(StrictModel):
+    """Mutual TLS: clients present a certificate signed by `ca`; the service is told the result
+    (`X-Client-Verify`: SUCCESS, NONE or FAILED:reason) and the subject (`X-Client-DN`)."""
+
+    ca: FilePath = Field(
+        description="PEM file of the CA certificate(s) clients' certificates must be signed by, "
+        "inside the nginx container"
+    )
+    verify: Literal["required", "optional"] = Field(
+        default="required",
+        description="required: a request without a certificate answers 400; optional: it "
+        "reaches the service with X-Client-Verify: NONE",
+    )
+
+
 class Tls(StrictModel):
     """Certificate files and TLS policy of the HTTPS server."""
 
@@ -258,11 +273,16 @@ class Tls(StrictModel):
         default="/var/www/certbot",
         description="serve /.well-known/acme-challenge/ from here on port 80; false: off",
     )
+    client_certificates: ClientCertificates | None = Field(
+        default=None, description="mutual TLS: certificates clients must present {ca, verify}"
+    )
 
     @model_validator(mode="after")
     def _pair(self) -> Tls:
         if (self.certificate is None) != (self.certificate_key is None):
             raise ValueError("give both certificate and certificate_key, or neither")
+        if self.client_certificates is not None and not self.enabled:
+            raise ValueError("client_certificates need TLS: remove them or enable tls")
         return self
 
 

@@ -9,7 +9,7 @@ or a certificate outside its validity period. This module reads the files a site
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +18,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+from nginxgen.core.facts import LETSENCRYPT
 
 # A certificate problem's severity (lint findings have their own `Severity` enum in lint/rules.py).
 CertSeverity = Literal["error", "warning", "info"]
@@ -28,6 +30,9 @@ _Report = Callable[[str, CertSeverity, str, str], None]
 FileReader = Callable[[str], bytes]
 DEFAULT_WARN_DAYS = 21
 _DAY = datetime.timedelta(days=1)
+# certbot's layout: each certificate ("lineage") has live/<name>/ and renewal/<name>.conf.
+LIVE_DIRECTORY = f"{LETSENCRYPT}/live"
+RENEWAL_DIRECTORY = f"{LETSENCRYPT}/renewal"
 
 
 @dataclass(frozen=True)
@@ -54,19 +59,22 @@ class CertFinding:
         return f"{self.environment}: {self.file}: {self.severity}: {self.message}"
 
 
+def _read_local(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
 def inspect_certificates(
-    sites: Sequence[CertificateSite], now: datetime.datetime, warn_days: int = DEFAULT_WARN_DAYS
+    sites: Sequence[CertificateSite],
+    now: datetime.datetime,
+    warn_days: int = DEFAULT_WARN_DAYS,
+    read: FileReader = _read_local,
 ) -> list[CertFinding]:
     """Findings for every site, in the given order."""
     return [
         finding
         for site in sites
-        for finding in inspect_environment_certificates(site, now, warn_days)
+        for finding in inspect_environment_certificates(site, now, warn_days, read)
     ]
-
-
-def _read_local(path: str) -> bytes:
-    return Path(path).read_bytes()
 
 
 def inspect_environment_certificates(
@@ -328,3 +336,76 @@ def _subject(certificate: x509.Certificate) -> str:
 
 def _issuer(certificate: x509.Certificate) -> str:
     return certificate.issuer.rfc4514_string() or "empty issuer"
+
+
+@dataclass(frozen=True)
+class Order:
+    """A certificate certbot keeps for one environment: its lineage `name` (live/<name>/) and
+    every name the environment answers to over HTTPS."""
+
+    environment: str
+    name: str
+    domains: tuple[str, ...]
+    certificate: str
+    key: str
+    # Where the environment's port-80 server serves ACME challenges from (HTTP-01).
+    webroot: str | None = None
+
+    @property
+    def renewal_config(self) -> str:
+        return f"{RENEWAL_DIRECTORY}/{self.name}.conf"
+
+
+def lineage(certificate_path: str) -> str | None:
+    """The certbot lineage a certificate path is the fullchain of, or None (the user's own)."""
+    directory, _, file = certificate_path.rpartition("/")
+    parent, _, name = directory.rpartition("/")
+    if parent == LIVE_DIRECTORY and file == "fullchain.pem" and name not in ("", ".", ".."):
+        return name
+    return None
+
+
+def acme_orders(
+    sites: Iterable[CertificateSite], webroots: Mapping[str, str | None] | None = None
+) -> list[Order]:
+    """The certificates ACME keeps: those at certbot's own paths (live/<name>/fullchain.pem and
+    privkey.pem); a certificate the user placed elsewhere is theirs to renew. `webroots`:
+    each environment's ACME webroot."""
+    orders = []
+    for site in sites:
+        if site.tls is None:
+            continue
+        certificate, key = site.tls
+        name = lineage(certificate)
+        if name is not None and key == f"{LIVE_DIRECTORY}/{name}/privkey.pem":
+            webroot = (webroots or {}).get(site.name)
+            orders.append(Order(site.name, name, site.domains, certificate, key, webroot))
+    return orders
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What a served certificate says about itself."""
+
+    issuer: str
+    names: tuple[str, ...]
+    serial: int
+    not_after: datetime.datetime
+
+    def days_left(self, now: datetime.datetime) -> int:
+        return (self.not_after - now) // _DAY
+
+    def due(self, now: datetime.datetime, renew_before: int) -> bool:
+        """Whether it expires within `renew_before` days (certbot's renew_before_expiry)."""
+        return self.not_after - now < renew_before * _DAY
+
+
+def issued(data: bytes) -> Issued:
+    """The first certificate of a PEM file (the one nginx serves); `ValueError` if none."""
+    leaf = x509.load_pem_x509_certificates(data)[0]
+    return Issued(
+        _issuer(leaf),
+        tuple(certificate_names(leaf)),
+        leaf.serial_number,
+        leaf.not_valid_after_utc,
+    )

@@ -42,10 +42,12 @@ def request(
     method: str = "GET",
     headers: Sequence[tuple[str, str]] = (),
     body_size: int = 0,
+    client_certificate: tuple[str, str] | None = None,
     timeout: float = REQUEST_TIMEOUT_SECONDS,
 ) -> Answer:
     """`method path` to 127.0.0.1:`port` as `host` (Host header and, with `tls`, SNI), on a
-    connection of its own, with a body of `body_size` bytes. Certificates are not verified:
+    connection of its own, with a body of `body_size` bytes, presenting `client_certificate`
+    (certificate file, key file) if given. Certificates are not verified:
     in a sandbox they are placeholders. `Refused` when nginx closes without an answer or
     rejects the handshake; any other failure is an `OSError` or `http.client.HTTPException`."""
     sock = socket.create_connection((LOOPBACK, port), timeout=timeout)
@@ -56,7 +58,8 @@ def request(
     try:
         if tls:
             try:
-                sock = _tls_context().wrap_socket(sock, server_hostname=host)
+                context = _tls_context(client_certificate)
+                sock = context.wrap_socket(sock, server_hostname=host)
             except (ssl.SSLError, ConnectionError) as error:
                 raise Refused(f"TLS handshake rejected ({reason(error)})") from error
             certificate = sock.getpeercert(binary_form=True)
@@ -90,12 +93,15 @@ def reason(error: BaseException) -> str:
 
 
 @cache
-def _tls_context() -> ssl.SSLContext:
+def _tls_context(client_certificate: tuple[str, str] | None = None) -> ssl.SSLContext:
     # Placeholder certificates are not verified, so no CA store is loaded (that alone costs
     # tens of milliseconds per context).
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
+    if client_certificate is not None:
+        certificate, key = client_certificate
+        context.load_cert_chain(certificate, key)
     return context
 
 

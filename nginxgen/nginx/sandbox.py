@@ -374,13 +374,16 @@ class Sandbox:
         publish: Sequence[int] = (),
         publish_udp: Sequence[int] = (),
         volumes: Mapping[str, str] | None = None,
+        read_only_volumes: Mapping[str, str] | None = None,
+        environment: Mapping[str, str] | None = None,
         sysctls: Mapping[str, str] | None = None,
         init: bool = False,
     ) -> Container:
         """A container of `image` with `files` at their absolute paths, started: reachable as
         `aliases` on the sandbox's network (at `address`, with `fixed_addresses`), also
         joined to `networks`, `publish` (TCP) and
-        `publish_udp` on 127.0.0.1, `volumes` bind-mounted read-write (host → container)."""
+        `publish_udp` on 127.0.0.1, `volumes` bind-mounted read-write (host → container),
+        `read_only_volumes` read-only, with `environment` variables."""
         self._ensure(image)
         full_name = f"nginxgen-{self.purpose}-{self.run_id}-{name}"
         # Any free host port (None), which the SDK's types do not foresee.
@@ -393,10 +396,8 @@ class Sandbox:
             "ports": ports or None,
             "init": init or None,
             "sysctls": dict(sysctls) if sysctls else None,
-            "volumes": {
-                host: {"bind": path, "mode": "rw"} for host, path in (volumes or {}).items()
-            }
-            or None,
+            "volumes": _binds(volumes, "rw") | _binds(read_only_volumes, "ro") or None,
+            "environment": dict(environment) if environment else None,
         }
         if entrypoint is not None:
             options["entrypoint"] = list(entrypoint)
@@ -571,6 +572,10 @@ class Sandbox:
         if image not in self._ensured:
             ensure_image(self.client, image, pull=self._pull)
             self._ensured.add(image)
+
+
+def _binds(volumes: Mapping[str, str] | None, mode: str) -> dict[str, dict[str, str]]:
+    return {host: {"bind": path, "mode": mode} for host, path in (volumes or {}).items()}
 
 
 def _each(names: Sequence[str], remove: Callable[[str], None]) -> list[str]:

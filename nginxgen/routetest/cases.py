@@ -67,6 +67,8 @@ class Case:
     headers: tuple[tuple[str, str], ...] = ()
     auth: str | None = None
     body_size: int = 0
+    # (certificate file, key file) presented in the TLS handshake.
+    client_certificate: tuple[str, str] | None = None
     # "test" (the file's own), or an implicit kind: "route", "hsts", "default_server".
     kind: str = "test"
     # The service behind the route the case checks (implicit route cases), for --chaos.
@@ -138,6 +140,11 @@ def _user_case(environment: LoadedEnvironment, index: int, test: RouteTest) -> C
         headers=tuple(test.headers.items()),
         auth=test.auth,
         body_size=size_in_bytes(test.body_size) if test.body_size else 0,
+        client_certificate=(
+            (test.client_certificate.cert, test.client_certificate.key)
+            if test.client_certificate
+            else None
+        ),
     )
 
 
@@ -192,21 +199,38 @@ def route_cases(environment: LoadedEnvironment) -> list[Case]:
         what = "its service" if service else "its static root"
         if access:
             what += " or its access rules refuse"
-        cases.append(
-            Case(
-                file=environment.source.file,
-                line=line,
-                column=column,
-                label=f"routes[{index}] {route.path} reaches {what}",
-                request=_request(model, target),
-                expect=expect,
-                headers=headers,
-                kind="route",
-                route_service=service,
-                unavailable=_unavailable(model, expect.accepted_statuses),
-            )
+        case = Case(
+            file=environment.source.file,
+            line=line,
+            column=column,
+            label=f"routes[{index}] {route.path} reaches {what}",
+            request=_request(model, target),
+            expect=expect,
+            headers=headers,
+            kind="route",
+            route_service=service,
+            unavailable=_unavailable(model, expect.accepted_statuses),
         )
+        cases.append(_without_client_certificate(model, case))
     return cases
+
+
+def _without_client_certificate(model: Environment, case: Case) -> Case:
+    """An implicit route case presents no certificate: under `verify: required` nginx answers
+    400 before the route is reached, whatever its service does."""
+    if not requires_client_certificate(model):
+        return case
+    label = f"{case.label.split(' reaches ')[0]} answers 400 without a client certificate"
+    return dataclasses.replace(
+        case, label=label, expect=Expectation(status=400), route_service=None, unavailable=None
+    )
+
+
+def requires_client_certificate(model: Environment) -> bool:
+    """Mutual TLS with `verify: required`: a request without a certificate answers 400, so the
+    implicit cases (which present none) expect that."""
+    clients = model.tls.client_certificates
+    return model.tls.enabled and clients is not None and clients.verify == "required"
 
 
 def _sent_path(route: Route) -> str:
@@ -233,7 +257,8 @@ def hsts_cases(environment: LoadedEnvironment) -> list[Case]:
     index = route_for(model, "/")
     route_limit = model.routes[index].client_max_body_size if index is not None else None
     limit = size_in_bytes(route_limit or model.client_max_body_size or DEFAULT_BODY_LIMIT)
-    if limit:
+    # Without a client certificate, `verify: required` answers 400 before any body limit.
+    if limit and not requires_client_certificate(model):
         cases.append(
             Case(
                 label="HSTS on an error answer (413)",

@@ -40,8 +40,10 @@ def send(
     headers: Sequence[tuple[str, str]] = (),
     auth: str | None = None,
     body_size: int = 0,
+    client_certificate: tuple[str, str] | None = None,
 ) -> Observed:
-    """Send `request_line` to 127.0.0.1 on the host port published for its port (80 or 443)."""
+    """Send `request_line` to 127.0.0.1 on the host port published for its port (80 or 443),
+    presenting `client_certificate` (certificate file, key file) if given."""
     sent = list(headers)
     if auth is not None:
         credentials = base64.b64encode(auth.encode()).decode()
@@ -55,6 +57,7 @@ def send(
             method=request_line.method,
             headers=sent,
             body_size=body_size,
+            client_certificate=client_certificate,
         )
     except Refused as refused:
         return Observed(refused=str(refused))

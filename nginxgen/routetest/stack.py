@@ -22,6 +22,7 @@ from nginxgen.core.facts import CONF_D, conf_d_name
 from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.models import Settings
 from nginxgen.generation.pipeline import Generated
+from nginxgen.generation.plan_types import Plan
 from nginxgen.generation.sections import Access
 from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
 from nginxgen.nginx.sandbox import (
@@ -202,6 +203,9 @@ def stack_files(generated: Generated, settings: Settings) -> dict[str, bytes]:
     certificates, htpasswd files accepting the tests' users, a marker file in static roots."""
     files = {f"{CONF_D}/{conf_d_name(Path(settings.output).name)}": generated.text.encode("utf-8")}
     files.update(placeholder_files(find_tls_files([generated.text])))
+    # mTLS: the real client CA where this machine has it, so a test's client certificate can
+    # verify (a placeholder CA signed nothing: without the real one, expect 400).
+    files.update(client_ca_files(generated.plan))
     users: dict[str, set[str]] = {}
     for environment in generated.environments:
         credentials = {test.auth for test in environment.model.tests if test.auth}
@@ -225,3 +229,8 @@ def stack_files(generated: Generated, settings: Settings) -> dict[str, bytes]:
             lines.append(f"{user}:{PLAIN_PASSWORD}{password}\n")
         files[path] = "".join(lines).encode()
     return {str(PurePosixPath(path)): data for path, data in files.items()}
+
+
+def client_ca_files(plan: Plan) -> dict[str, bytes]:
+    cas = {env.tls.client_ca for env in plan.environments if env.tls and env.tls.client_ca}
+    return {path: Path(path).read_bytes() for path in sorted(cas) if Path(path).is_file()}
