@@ -17,17 +17,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import os
 import statistics
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
-
-from docker.models.containers import Container
 
 from benchmarks.acme_peers import (
     ACME_IMAGE,
@@ -43,7 +38,7 @@ from benchmarks.acme_peers import (
     pebble_files,
     pem,
 )
-from benchmarks.docker_stack import LOOPBACK, BenchmarkError, Stack, require_image
+from benchmarks.docker_stack import BenchmarkError, Stack, require_image
 from benchmarks.docker_stack import client as docker_client
 from nginxgen.commands.certs import renew
 from nginxgen.commands.deploy import deploy
@@ -51,16 +46,6 @@ from nginxgen.docker.selection import ByContainer
 
 DEFAULT_IMAGE = "nginxgen-test/nginx:trixie"
 STEADY = "steady.test"
-
-
-def _tar(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for path, data in files.items():
-            info = tarfile.TarInfo(path.lstrip("/"))
-            info.size, info.mode = len(data), 0o644
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 class AcmeBench:
@@ -86,18 +71,17 @@ class AcmeBench:
     def _pebble(self) -> None:
         ca, files = pebble_files()
         (self.project / "pebble-ca.pem").write_bytes(ca)
-        container = self._create(
+        container = self.stack.start(
             "pebble",
             ACME_IMAGE,
-            PEBBLE_ENTRYPOINT,
+            entrypoint=PEBBLE_ENTRYPOINT,
             aliases=["pebble"],
             command=pebble_command("127.0.0.11:53"),
             environment=PEBBLE_ENVIRONMENT,
+            files=files,
         )
-        container.put_archive("/", _tar(files))
-        container.start()
         deadline = time.monotonic() + 30
-        while PEBBLE_READY.encode() not in container.logs():
+        while PEBBLE_READY not in container.logs():
             if time.monotonic() > deadline:
                 raise BenchmarkError(f"Pebble did not start: {container.logs()!r}")
             time.sleep(0.2)
@@ -109,51 +93,19 @@ class AcmeBench:
         )
 
     def _proxy(self, image: str, domains: list[str]) -> str:
-        volumes = {
-            str(self.project / "deployed"): {"bind": "/etc/nginx/conf.d", "mode": "rw"},
-            str(self.project / "certbot/conf"): {"bind": "/etc/letsencrypt", "mode": "ro"},
-            str(self.project / "certbot/www"): {"bind": "/var/www/certbot", "mode": "ro"},
-        }
-        container = self._create(
+        container = self.stack.start(
             "proxy",
             image,
-            None,
             aliases=domains,
-            volumes=volumes,
-            ports={"80/tcp": (LOOPBACK, None), "443/tcp": (LOOPBACK, None)},
+            volumes={str(self.project / "deployed"): "/etc/nginx/conf.d"},
+            read_only_volumes={
+                str(self.project / "certbot/conf"): "/etc/letsencrypt",
+                str(self.project / "certbot/www"): "/var/www/certbot",
+            },
+            publish=(80, 443),
         )
-        container.start()
-        container.reload()
-        self.https_port = int(container.attrs["NetworkSettings"]["Ports"]["443/tcp"][0]["HostPort"])
-        return str(container.name)
-
-    def _create(
-        self,
-        name: str,
-        image: str,
-        entrypoint: list[str] | None,
-        *,
-        aliases: list[str],
-        command: list[str] | None = None,
-        environment: dict[str, str] | None = None,
-        volumes: dict[str, dict[str, str]] | None = None,
-        ports: dict[str, Any] | None = None,
-    ) -> Container:
-        client = docker_client()
-        network = str(self.stack.network)
-        container_name = f"{self.stack.prefix}-{name}"
-        self.stack.containers.append(container_name)
-        return client.containers.create(
-            image,
-            command,
-            entrypoint=entrypoint,
-            name=container_name,
-            network=network,
-            networking_config={network: client.api.create_endpoint_config(aliases=aliases)},
-            environment=environment,
-            volumes=volumes,
-            ports=ports,
-        )
+        self.https_port = container.port(443)
+        return container.name
 
     def environment(self, name: str, domain: str) -> None:
         (self.project / "environments" / f"{name}.yaml").write_text(

@@ -28,7 +28,8 @@ import docker
 from docker.models.containers import Container
 
 from benchmarks.cli_latency import nginxgen_command
-from benchmarks.docker_stack import CONF_D, BenchmarkError, Stack, require_image
+from benchmarks.docker_stack import BenchmarkError, Stack, require_image
+from nginxgen.core.facts import CONF_D
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from ssh_fixtures import SshServer, ssh_server  # noqa: E402

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from nginx_fixtures import LOOPBACK, DockerStack, require_image
-from testcontainers.core.container import DockerContainer
+from nginx_fixtures import DockerStack, require_image
 
 from benchmarks.acme_peers import (
     ACME_IMAGE,
@@ -62,54 +61,48 @@ class AcmeStack:
 
     def start_proxy(self, domains: list[str]) -> Any:
         """nginx with the compose layout's mounts, reachable as each of `domains`."""
-        client = self.stack.client
-        container = (
-            DockerContainer(require_image(client, PROXY_IMAGE))
-            .with_network(self.stack.network)
-            .with_network_aliases(*domains)
-            .with_volume_mapping(str(self.project / "deployed"), "/etc/nginx/conf.d", "rw")
-            .with_volume_mapping(str(self.project / "certbot/conf"), "/etc/letsencrypt", "ro")
-            .with_volume_mapping(str(self.project / "certbot/www"), "/var/www/certbot", "ro")
+        return self._start(
+            "nginx",
+            PROXY_IMAGE,
+            aliases=domains,
+            publish=(80, 443),
+            volumes={str(self.project / "deployed"): "/etc/nginx/conf.d"},
+            read_only_volumes={
+                str(self.project / "certbot/conf"): "/etc/letsencrypt",
+                str(self.project / "certbot/www"): "/var/www/certbot",
+            },
         )
-        for port in (80, 443):
-            container.ports[f"{port}/tcp"] = (LOOPBACK, None)  # type: ignore[assignment]
-        self.stack.containers["nginx"] = container
-        container.start()
-        return container
 
     def start_web_server(self, name: str, alias: str) -> Any:
         """A plain nginx serving an empty directory, reachable as `alias`: every ACME
         challenge asked of it answers 404."""
-        container = (
-            DockerContainer(require_image(self.stack.client, PROXY_IMAGE))
-            .with_network(self.stack.network)
-            .with_network_aliases(alias)
-        )
         site = b"server { listen 80 default_server; root /var/empty; }\n"
-        container.with_copy_into_container(site, "/etc/nginx/conf.d/elsewhere.conf")
-        self.stack.containers[name] = container
-        container.start()
-        return container
+        return self._start(
+            name, PROXY_IMAGE, aliases=[alias], files={"/etc/nginx/conf.d/elsewhere.conf": site}
+        )
 
     def start_pebble(self, dns_server: str = "127.0.0.11:53") -> Any:
         """Pebble (`benchmarks/acme_peers.py`: its configuration and certificate) resolving
         names through `dns_server`."""
         ca, files = pebble_files()
         self.ca_file.write_bytes(ca)
-        container = (
-            DockerContainer(require_image(self.stack.client, ACME_IMAGE))
-            .with_network(self.stack.network)
-            .with_network_aliases("pebble")
-            .with_kwargs(entrypoint=PEBBLE_ENTRYPOINT)
-            .with_command(pebble_command(dns_server))
+        container = self._start(
+            "pebble",
+            ACME_IMAGE,
+            aliases=["pebble"],
+            entrypoint=PEBBLE_ENTRYPOINT,
+            command=pebble_command(dns_server),
+            environment=PEBBLE_ENVIRONMENT,
+            files=files,
         )
-        for name, value in PEBBLE_ENVIRONMENT.items():
-            container.with_env(name, value)
-        for path, data in files.items():
-            container.with_copy_into_container(data, path)
-        self.stack.containers["pebble"] = container
-        container.start()
         self.wait_for_log("pebble", PEBBLE_READY)
+        return container
+
+    def _start(self, name: str, image: str, **options: Any) -> Any:
+        container = self.stack.sandbox.start(
+            require_image(self.stack.client, image), name, **options
+        )
+        self.stack.containers[name] = container
         return container
 
     def start_bind(self) -> str:
@@ -136,23 +129,22 @@ zone "{DNS_ZONE}" {{
 @ IN NS ns.{DNS_ZONE}.
 ns IN A 127.0.0.1
 """
-        container = (
-            DockerContainer(require_image(self.stack.client, ACME_IMAGE))
-            .with_network(self.stack.network)
-            .with_network_aliases("ns")
-            .with_kwargs(entrypoint=["named"])
-            .with_command(["-g", "-c", "/etc/bind/named.conf"])
+        self._start(
+            "bind",
+            ACME_IMAGE,
+            aliases=["ns"],
+            entrypoint=["named"],
+            command=["-g", "-c", "/etc/bind/named.conf"],
+            files={
+                "/etc/bind/named.conf": named.encode(),
+                f"/var/lib/bind/{DNS_ZONE}.zone": zone.encode(),
+            },
         )
-        container.with_copy_into_container(named.encode(), "/etc/bind/named.conf")
-        container.with_copy_into_container(zone.encode(), f"/var/lib/bind/{DNS_ZONE}.zone")
-        self.stack.containers["bind"] = container
-        container.start()
         self.wait_for_log("bind", "running")
         return self.address("bind")
 
     def address(self, name: str) -> str:
-        networks = self.stack.wrapped(name).attrs["NetworkSettings"]["Networks"]
-        return str(networks[self.stack.network.name]["IPAddress"])
+        return self.stack.containers[name].address()
 
     def wait_for_log(self, name: str, text: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

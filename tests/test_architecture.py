@@ -19,7 +19,7 @@ ALLOWED = {
     "generation": {"core", "nginx", "lint", "generation"},
     "adopt": {"core", "nginx", "lint", "generation", "adopt"},
     "docker": {"core", "nginx", "docker"},
-    "routetest": {"core", "generation", "routetest"},
+    "routetest": {"core", "nginx", "generation", "routetest"},
     "commands": {"core", "nginx", "lint", "generation", "adopt", "docker", "routetest", "commands"},
     "cli": {"core", "commands", "cli"},
 }

@@ -27,12 +27,11 @@ from typer.testing import CliRunner
 
 from nginxgen.cli import app
 from nginxgen.commands.check import (
-    IMAGE_VARIABLE,
     configs_from_environments,
     configs_from_files,
-    resolve_image,
     version_problem,
 )
+from nginxgen.commands.project import IMAGE_VARIABLE, resolve_image
 from nginxgen.core.errors import UsageError
 from nginxgen.core.facts import proxy_image
 from nginxgen.core.markers import find_requirement

@@ -31,7 +31,6 @@ from aioquic.h3.events import DataReceived, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import QuicEvent
 from nginx_fixtures import (
-    BACKEND_IMAGE,
     CONF_D_FILE,
     LOOPBACK,
     REPOSITORY,
@@ -41,8 +40,6 @@ from nginx_fixtures import (
     require_image,
     wait_for,
 )
-from testcontainers.core.container import DockerContainer
-from testcontainers.core.network import Network
 
 from nginxgen.generation.loader import load_environments, load_settings
 from nginxgen.generation.pipeline import generate_from
@@ -234,16 +231,7 @@ def echoed(response: Response) -> dict[str, str]:
 
 
 def start_echo_service(stack: DockerStack, host: str, conf: str = ECHO_BACKEND_CONF) -> None:
-    container = (
-        DockerContainer(require_image(stack.client, BACKEND_IMAGE))
-        .with_network(stack.network)
-        .with_network_aliases(host)
-        .with_kwargs(hostname=host)
-        .with_copy_into_container(conf.encode(), "/etc/nginx/conf.d/backend.conf")
-    )
-    # Registered before starting, so the stack removes it even if it fails to start.
-    stack.containers[host] = container
-    container.start()
+    stack.start_service(host, files={"/etc/nginx/conf.d/backend.conf": conf.encode()})
 
 
 def nginx_files(config: str) -> dict[str, bytes]:
@@ -269,7 +257,7 @@ def deployment(request: pytest.FixtureRequest, docker_client: Any) -> Iterator[D
     modern_only = generate_from([env for env in environments if env.name == "locked"], settings)
     site = next(env for env in environments if env.name == "site").model
     services = {name: service.addresses for name, service in site.services.items()}
-    stack = DockerStack(docker_client, Network().create())
+    stack = DockerStack(docker_client)
     try:
         for name, hosts in services.items():
             if name != "gone" and site.services[name].address is None:

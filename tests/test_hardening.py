@@ -21,7 +21,7 @@ from typer.testing import CliRunner, Result
 from nginxgen.cli import app
 from nginxgen.core.errors import ConfigError, Problem
 from nginxgen.generation import loader
-from nginxgen.nginx.docker_engine import unreachable_advice
+from nginxgen.nginx.sandbox import unreachable_advice
 
 CASES = Path(__file__).resolve().parent / "cases"
 ERROR_CASES = sorted(path for path in (CASES / "errors").iterdir() if path.is_dir())

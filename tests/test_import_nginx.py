@@ -37,11 +37,11 @@ def test_verify_catches_a_different_target(docker_client: Any) -> None:
     differing = {str(probe) for probe, _, _ in result.differing}
     assert "https://staging.daatan.com/" in differing
     assert "https://daatan.com/" not in differing
-    # Every container of the run is removed (other runs may verify at the same time: only this
-    # run's network label counts).
+    # Every container of the run is removed, and its network (other runs may verify at the same
+    # time: only the names beginning with this run's network count).
     assert result.network
-    mine = {"label": f"nginxgen.network={result.network}"}
-    assert not docker_client.containers.list(all=True, filters=mine)
+    assert not docker_client.containers.list(all=True, filters={"name": result.network})
+    assert not docker_client.networks.list(names=[result.network])
 
 
 CERTBOT = Path(__file__).resolve().parent / "cases" / "import" / "certbot-shared-port-80"

@@ -25,7 +25,6 @@ from nginx_fixtures import (
     require_image,
     wait_for,
 )
-from testcontainers.core.container import DockerContainer
 
 from nginxgen.generation.models import Settings
 from nginxgen.generation.pipeline import generate
@@ -159,18 +158,12 @@ def test_upstream_resolve_serves_again_after_the_service_returns(
 def hold_the_address(stack: DockerStack, name: str) -> None:
     """A container that takes the next free address on the network and listens on nothing: a
     backend started after it cannot get the removed one's address back, as in a recreate."""
-    container = (
-        DockerContainer(require_image(stack.client, BACKEND_IMAGE))
-        .with_network(stack.network)
-        .with_command("sleep 600")
-    )
-    stack.containers[name] = container
-    container.start()
+    image = require_image(stack.client, BACKEND_IMAGE)
+    stack.containers[name] = stack.sandbox.start(image, name, command=["sleep", "600"])
 
 
 def address(stack: DockerStack, name: str) -> str:
-    networks = stack.wrapped(name).attrs["NetworkSettings"]["Networks"]
-    return str(networks[stack.network.name]["IPAddress"])
+    return stack.containers[name].address()
 
 
 @pytest.mark.parametrize("replicas", [1, 2])

@@ -18,7 +18,8 @@ from nginx_fixtures import require_image
 from typer.testing import CliRunner, Result
 
 from nginxgen.cli import app
-from nginxgen.docker.stack import TestStack
+from nginxgen.nginx.sandbox import labelled
+from nginxgen.routetest.stack import TestStack
 
 pytestmark = pytest.mark.nginx
 
@@ -31,17 +32,6 @@ def run(*arguments: str) -> Result:
     return CliRunner().invoke(app, [*arguments[:1], "--image", IMAGE, *arguments[1:]])
 
 
-def leftovers(client: Any, suffixes: list[str]) -> list[str]:
-    """What is left of the stacks with these name suffixes (other runs may be going on)."""
-    containers = client.containers.list(all=True, filters={"label": "nginxgen=test"})
-    networks = client.networks.list(filters={"label": "nginxgen=test"})
-    return [
-        item.name
-        for item in (*containers, *networks)
-        if any(suffix in item.name for suffix in suffixes)
-    ]
-
-
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_client: Any) -> Iterator[Path]:
     """A copy of the route-tests case as the working directory; after the test, nothing is
@@ -49,17 +39,18 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_client: Any)
     require_image(docker_client, IMAGE)
     shutil.copytree(CASE, tmp_path / "project")
     monkeypatch.chdir(tmp_path / "project")
-    suffixes: list[str] = []
+    runs: list[str] = []
     enter = TestStack.__enter__
 
     def recording_enter(stack: TestStack) -> TestStack:
-        suffixes.append(stack._suffix)
+        runs.append(stack.sandbox.run_id)
         return enter(stack)
 
     monkeypatch.setattr(TestStack, "__enter__", recording_enter)
     yield tmp_path / "project"
-    assert suffixes
-    assert leftovers(docker_client, suffixes) == []
+    assert runs
+    # Other runs may be going on: only what carries these runs' labels counts.
+    assert [item for run in runs for item in labelled(docker_client, run)] == []
 
 
 def results(document: dict[str, Any], phase: str) -> dict[tuple[str, str], dict[str, Any]]:

@@ -10,12 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
-from nginxgen.commands.route_test import stack_files
 from nginxgen.core.errors import ConfigError
 from nginxgen.generation.loader import load_environments, validate
 from nginxgen.generation.models import Environment, Settings
 from nginxgen.generation.pipeline import generate
 from nginxgen.generation.route_tests import parse_request
+from nginxgen.nginx.echo import echo_config, parse_echo
 from nginxgen.routetest.cases import (
     Case,
     Expectation,
@@ -26,9 +26,9 @@ from nginxgen.routetest.cases import (
 )
 from nginxgen.routetest.client import Observed, static_marker
 from nginxgen.routetest.compare import compare
-from nginxgen.routetest.echo import echo_config, parse_echo
 from nginxgen.routetest.report import Phase, Run, format_github, format_text
 from nginxgen.routetest.routing import destination, route_for
+from nginxgen.routetest.stack import stack_files
 
 CASE = Path(__file__).resolve().parent / "cases" / "route-tests"
 BASE = """\

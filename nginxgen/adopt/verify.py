@@ -1,7 +1,7 @@
 """`nginxgen import --verify`: the original and the generated config, each in a real nginx.
 
-Both run side by side on a private Docker network, with echo backends under the names the
-original proxies to (network aliases), every TLS file replaced by a placeholder. The same
+Both run side by side in one `Sandbox` (a private Docker network), with echo backends under the
+names the original proxies to (network aliases), every TLS file replaced by a placeholder. The same
 requests go to both: each location path of the original on each server name and port. Their
 status, redirect target and what the backend received must agree. The only module of `adopt`
 that uses Docker; it starts nothing it does not remove.
@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import http.client
 import re
-import socket
-import ssl
-import time
-import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,14 +21,13 @@ from nginxgen.core.errors import UsageError
 from nginxgen.core.facts import CONF_D, UNKNOWN_NAME, proxy_image
 from nginxgen.core.versions import DEFAULT_TARGET
 from nginxgen.nginx.config import ParsedConfig
-from nginxgen.nginx.docker_engine import docker_client, ensure_image, tar_of
+from nginxgen.nginx.echo import ECHO_HEADER, parse_echo
+from nginxgen.nginx.loopback import request
 from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
+from nginxgen.nginx.sandbox import Container, Echo, NginxDidNotStart, Sandbox
 
-LOOPBACK = "127.0.0.1"
-START_TIMEOUT_SECONDS = 30.0
 REQUEST_TIMEOUT_SECONDS = 5.0
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-RECEIVED = re.compile(r"backend=(?P<backend>\S*) uri=(?P<uri>\S*) host=(?P<host>\S*)")
 
 
 @dataclass(frozen=True)
@@ -62,7 +56,7 @@ class Answer:
 @dataclass
 class Verification:
     image: str
-    # The private network of the run; its containers carry it as the label `nginxgen.network`.
+    # The run's private network; its containers' names begin with it.
     network: str = ""
     results: list[tuple[Probe, Answer, Answer]] = field(default_factory=list)
     # nginx's own [error]/[emerg] lines of each config's run: why answers differ.
@@ -149,15 +143,6 @@ def backends(config: ParsedConfig) -> dict[str, set[int]]:
     return hosts
 
 
-def backend_config(ports: set[int]) -> str:
-    listens = "".join(f"    listen {port};\n" for port in sorted(ports))
-    return (
-        "server {\n" + listens + "    location / {\n        default_type text/plain;\n"
-        '        return 200 "backend=$hostname uri=$request_uri host=$http_host '
-        'proto=$http_x_forwarded_proto upgrade=$http_upgrade\\n";\n    }\n}\n'
-    )
-
-
 REDIRECT_TARGET = re.compile(r"(?P<scheme>https?)://(?P<host>[^/:]+)(?P<path>/.*)?")
 MAX_HOPS = 3
 
@@ -196,30 +181,22 @@ def verify_import(
 ) -> Verification:
     chosen = image or proxy_image(None, DEFAULT_TARGET)
     originals = original_files(config, texts)
-    client = docker_client()
-    ensure_image(client, chosen, pull=True)
     result = Verification(chosen)
-    with _network(client) as network:
-        result.network = network.name
-        for host, ports in sorted(backends(config).items()):
+    with Sandbox("import-verify", pull=True) as sandbox:
+        result.network = sandbox.network
+        for index, (host, ports) in enumerate(sorted(backends(config).items())):
             # The echo backends are the same nginx image with an echo config: nothing else to
             # pull, and it works with the official images as with Debian's.
-            _start(
-                client,
-                network,
-                chosen,
-                {"/etc/nginx/conf.d/backend.conf": backend_config(ports)},
-                host=host,
+            sandbox.start_echo(
+                chosen, f"echo-{index}", Echo(tuple(ports)), aliases=[host], hostname=host
             )
         requests = probes(config)
         ready = requests[0] if requests else None
         # Every file the original reads, as a placeholder; both configs get the same ones.
         inputs = placeholder_inputs(config)
-        before = _start(
-            client, network, chosen, originals, publish=True, ready=ready, inputs=inputs
-        )
+        before = _start(sandbox, "original", chosen, originals, ready, inputs)
         generated = {f"{CONF_D}/nginx-ssl.conf": rendered}
-        after = _start(client, network, chosen, generated, publish=True, ready=ready, inputs=inputs)
+        after = _start(sandbox, "generated", chosen, generated, ready, inputs)
         for probe in requests:
             old, new = _ask(before, probe), _ask(after, probe)
             if old != new and old.location and new.location:
@@ -231,73 +208,35 @@ def verify_import(
     return result
 
 
-def _error_lines(container: Any) -> list[str]:
-    logs = bytes(container.logs()).decode("utf-8", "replace")
+def _error_lines(container: Container) -> list[str]:
+    logs = container.logs()
     return [line for line in logs.splitlines() if re.search(r"\[(emerg|alert|crit|error)\]", line)]
 
 
-@contextmanager
-def _network(client: Any) -> Iterator[Any]:
-    network = client.networks.create(f"nginxgen-import-{uuid.uuid4().hex[:12]}", driver="bridge")
-    containers: list[Any] = []
-    network.started = containers
-    try:
-        yield network
-    finally:
-        for container in containers:
-            with suppress(Exception):
-                container.remove(force=True)
-        network.remove()
-
-
 def _start(
-    client: Any,
-    network: Any,
+    sandbox: Sandbox,
+    name: str,
     image: str,
     files: Mapping[str, str],
-    *,
-    host: str | None = None,
-    publish: bool = False,
-    ready: Probe | None = None,
-    inputs: Mapping[str, bytes] | None = None,
-) -> Any:
-    placed = {**(inputs or {}), **{path: text.encode() for path, text in files.items()}}
-    if publish:
-        tls = find_tls_files(text for text in files.values())
-        placed.update(placeholder_files(tls))
-        for path in _missing_includes(files):
-            placed.setdefault(path, b"")
-    aliases = [host] if host else []
-    container = client.containers.create(
-        image,
-        hostname=host,
-        network=network.name,
-        networking_config={network.name: client.api.create_endpoint_config(aliases=aliases)},
-        ports={"80/tcp": (LOOPBACK, None), "443/tcp": (LOOPBACK, None)} if publish else None,
-        labels={"nginxgen": "import-verify", "nginxgen.network": network.name},
-    )
-    network.started.append(container)
-    container.put_archive("/", tar_of(placed))
-    container.start()
-    if publish:
-        _wait_until_listening(container, ready)
-    else:
-        _wait_until_running(container)
+    ready: Probe | None,
+    inputs: Mapping[str, bytes],
+) -> Container:
+    """nginx with `files` and placeholders for the TLS files and includes they name, once it
+    answers `ready` (Docker's port proxy accepts connections before nginx listens)."""
+    placed = {**inputs, **{path: text.encode() for path, text in files.items()}}
+    placed.update(placeholder_files(find_tls_files(text for text in files.values())))
+    for path in _missing_includes(files):
+        placed.setdefault(path, b"")
+    container = sandbox.start_nginx(image, placed, name=name)
+    if ready is not None:
+        try:
+            sandbox.wait_until_answering(
+                container, ready.name, ready.path, port=_port_of(ready), tls=ready.port == 443
+            )
+        except NginxDidNotStart as error:
+            message = f"nginx did not start in {image}: {error}"
+            raise UsageError(message, details=error.details) from error
     return container
-
-
-def _wait_until_running(container: Any) -> None:
-    """A backend is up once Docker says so: its alias then resolves, which the original's static
-    upstreams need at startup (a backend that exited would take its alias with it)."""
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while True:
-        container.reload()
-        if container.status == "running":
-            return
-        if container.status == "exited" or time.monotonic() >= deadline:
-            logs = bytes(container.logs()).decode("utf-8", "replace")
-            raise UsageError(f"echo backend did not start in {container.image.tags}:", details=logs)
-        time.sleep(0.1)
 
 
 def _missing_includes(files: Mapping[str, str]) -> list[str]:
@@ -306,48 +245,26 @@ def _missing_includes(files: Mapping[str, str]) -> list[str]:
     return [path for path in included if path not in files and not path.endswith(".types")]
 
 
-def _wait_until_listening(container: Any, ready: Probe | None) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while True:
-        container.reload()
-        if container.status == "exited":
-            logs = bytes(container.logs()).decode("utf-8", "replace")
-            raise UsageError(f"nginx did not start in {container.image.tags}:", details=logs)
-        # Docker's port proxy accepts connections before nginx listens: wait for an answer.
-        with suppress(KeyError, TypeError, IndexError):
-            if ready is None or _ask(container, ready).status:
-                return
-        if time.monotonic() >= deadline:
-            raise UsageError("nginx did not listen within 30 s")
-        time.sleep(0.2)
+def _port_of(probe: Probe) -> int:
+    return probe.port if probe.port in (80, 443) else 80
 
 
-def _port(container: Any, port: int) -> int:
-    return int(container.attrs["NetworkSettings"]["Ports"][f"{port}/tcp"][0]["HostPort"])
-
-
-def _ask(container: Any, probe: Probe) -> Answer:
-    port = _port(container, probe.port if probe.port in (80, 443) else 80)
-    sock = socket.create_connection((LOOPBACK, port), timeout=REQUEST_TIMEOUT_SECONDS)
-    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=REQUEST_TIMEOUT_SECONDS)
+def _ask(container: Container, probe: Probe) -> Answer:
     try:
-        if probe.port == 443:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE  # placeholders
-            sock = context.wrap_socket(sock, server_hostname=probe.name)
-        connection.sock = sock
-        connection.request("GET", probe.path, headers={"Host": probe.name})
-        response = connection.getresponse()
-        body = response.read().decode("utf-8", "replace")
-        received = RECEIVED.search(body)
-        return Answer(
-            response.status,
-            response.getheader("Location") or "",
-            received.group(0) if received else "",
+        answer = request(
+            container.port(_port_of(probe)),
+            probe.name,
+            probe.path,
+            tls=probe.port == 443,
+            timeout=REQUEST_TIMEOUT_SECONDS,
         )
+    # `Refused` is an OSError too: a closed connection or a rejected handshake.
     except (OSError, http.client.HTTPException) as error:
         return Answer(0, "", f"no answer: {type(error).__name__}")
-    finally:
-        connection.close()
-        sock.close()
+    received = parse_echo(answer.body) if ECHO_HEADER.lower() in answer.headers else None
+    said = (
+        f"backend={received.hostname} uri={received.uri} host={received.headers.get('host', '')}"
+        if received
+        else ""
+    )
+    return Answer(answer.status, answer.headers.get("location", ""), said)

@@ -7,15 +7,14 @@ is an image run by Docker or the host's binary. The work is in `nginxgen.nginx.r
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nginxgen.commands.project import open_project
+from nginxgen.commands.project import open_project, resolve_image
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report, json_report, lines
 from nginxgen.core.errors import UsageError
-from nginxgen.core.facts import conf_d_name, proxy_image
+from nginxgen.core.facts import conf_d_name
 from nginxgen.core.formats import EngineKind, OutputFormat
 from nginxgen.core.markers import find_requirement
 from nginxgen.core.versions import at_least
@@ -23,19 +22,6 @@ from nginxgen.generation.models import Settings
 from nginxgen.nginx.docker_engine import DockerEngine
 from nginxgen.nginx.local_engine import LocalEngine
 from nginxgen.nginx.runner import CheckResult, ConfigFile, Engine, nginx_test
-
-IMAGE_VARIABLE = "NGINXGEN_NGINX_IMAGE"
-
-
-def resolve_image(
-    option: str | None, settings: Settings, environ: Mapping[str, str] = os.environ
-) -> str:
-    """The image to test with: `--image`, else $NGINXGEN_NGINX_IMAGE, else settings, else stable."""
-    return (
-        option
-        or environ.get(IMAGE_VARIABLE)
-        or proxy_image(settings.check.image, settings.nginx_version)
-    )
 
 
 def make_engine(kind: EngineKind, image: str, nginx_binary: str = "nginx") -> Engine:

@@ -9,17 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nginxgen.commands.check import resolve_image
-from nginxgen.commands.project import open_project
+from nginxgen.commands.project import open_project, resolve_image
 from nginxgen.commands.result import EXIT_OK, Report, json_report, lines
-from nginxgen.commands.route_test import open_stack, probe_host, services
 from nginxgen.core.errors import ConfigError, Problem
 from nginxgen.core.formats import OutputFormat
-from nginxgen.generation.pipeline import generate
+from nginxgen.generation.pipeline import Generated, generate
 from nginxgen.generation.route_tests import parse_request
 from nginxgen.routetest.client import Observed, send
 from nginxgen.routetest.compare import answered_by
 from nginxgen.routetest.routing import Destination, destination
+from nginxgen.routetest.stack import open_stack, probe_host, services
 
 
 def _where(found: Destination | None) -> dict[str, Any]:
@@ -52,7 +51,7 @@ def _where(found: Destination | None) -> dict[str, Any]:
     return document
 
 
-def _service_names(generated: Any, who: str) -> list[str]:
+def _service_names(generated: Generated, who: str) -> list[str]:
     return [
         f"{ref.environment}.{ref.name}"
         for ref in services(generated)

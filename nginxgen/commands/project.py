@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, Report
 from nginxgen.core.errors import ConfigError
+from nginxgen.core.facts import proxy_image
 from nginxgen.docker.mounts import ProxyMount, proxy_mounts
 from nginxgen.docker.selection import ComposeProject, ProxySelection, proxy_selection
 from nginxgen.generation.loader import LoadedEnvironment, load_settings, read_environments
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from nginxgen.docker.deploy_flow import Outcome, Transcript
     from nginxgen.docker.live import ProbeTarget
     from nginxgen.docker.operations import CandidateTest
+
+IMAGE_VARIABLE = "NGINXGEN_NGINX_IMAGE"
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,18 @@ def certificate_advice(message: NginxMessage, environments: Sequence[Environment
                 "(docs/certificates.md); or point tls.certificate at the files the proxy has."
             )
     return f"  {path} is not on the proxy (no environment names it; an include?)"
+
+
+def resolve_image(
+    option: str | None, settings: Settings, environ: Mapping[str, str] = os.environ
+) -> str:
+    """The nginx image to test with (`check`, `test`, `explain`): `--image`, else
+    $NGINXGEN_NGINX_IMAGE, else the proxy's image."""
+    return (
+        option
+        or environ.get(IMAGE_VARIABLE)
+        or proxy_image(settings.check.image, settings.nginx_version)
+    )
 
 
 # The typed proxy choice, for cli.py (which imports only commands).

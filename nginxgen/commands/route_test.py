@@ -1,7 +1,7 @@
 """`nginxgen test`: the rendered output in a real nginx, real requests, compared with the tests.
 
 One nginx (the `check` image) with the output and placeholder certificates, one echo backend for
-every service (see `nginxgen.docker.stack`); the cases are the files' `tests:` and the implicit
+every service (see `nginxgen.routetest.stack`); the cases are the files' `tests:` and the implicit
 ones (`nginxgen.routetest.cases`). With `chaos`, nginx first starts with every service down,
 then with each service down in turn, before the run with everything up.
 """
@@ -9,29 +9,20 @@ then with each service down in turn, before the run with everything up.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from nginxgen.commands.check import resolve_image
-from nginxgen.commands.project import open_project
+from nginxgen.commands.project import open_project, resolve_image
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report, json_report
-from nginxgen.core.facts import CONF_D, UNKNOWN_NAME, conf_d_name
 from nginxgen.core.formats import AnnotatedFormat
-from nginxgen.docker.stack import NginxDidNotStart, TestStack
-from nginxgen.generation.loader import LoadedEnvironment
-from nginxgen.generation.models import Settings
 from nginxgen.generation.pipeline import Generated, generate
-from nginxgen.generation.plan_types import Plan
-from nginxgen.generation.sections import Access
-from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
-from nginxgen.routetest.cases import Case, ServiceRef, all_cases, with_hosts_down
-from nginxgen.routetest.client import send, static_marker
+from nginxgen.nginx.sandbox import NginxDidNotStart
+from nginxgen.routetest.cases import Case, all_cases, with_hosts_down
+from nginxgen.routetest.client import send
 from nginxgen.routetest.compare import Outcome, compare
-from nginxgen.routetest.echo import ECHO_CONFIG_PATH, echo_config
 from nginxgen.routetest.report import Phase, Run, format_github, format_text, run_document
-
-PLAIN_PASSWORD = "{PLAIN}"
+from nginxgen.routetest.stack import TestStack, open_stack, probe_host, services
 
 
 @dataclass
@@ -53,78 +44,6 @@ class Timing:
             f"{self.requests} requests in {self.request_seconds:.2f} s ({each:.1f} ms each), "
             f"removal {self.removal_seconds:.2f} s\n"
         )
-
-
-def _htpasswd_paths(environment: LoadedEnvironment) -> set[str]:
-    accesses: Iterable[Access | None] = (
-        environment.model.access,
-        *(route.access for route in environment.model.routes),
-    )
-    return {
-        access.basic_auth.htpasswd
-        for access in accesses
-        if access is not None and access.basic_auth is not None
-    }
-
-
-def stack_files(generated: Generated, settings: Settings) -> dict[str, bytes]:
-    """What the nginx under test needs at absolute paths: the output in conf.d, placeholder
-    certificates, htpasswd files accepting the tests' users, a marker file in static roots."""
-    files = {f"{CONF_D}/{conf_d_name(Path(settings.output).name)}": generated.text.encode("utf-8")}
-    files.update(placeholder_files(find_tls_files([generated.text])))
-    # mTLS: the real client CA where this machine has it, so a test's client certificate can
-    # verify (a placeholder CA signed nothing: without the real one, expect 400).
-    files.update(client_ca_files(generated.plan))
-    users: dict[str, set[str]] = {}
-    for environment in generated.environments:
-        credentials = {test.auth for test in environment.model.tests if test.auth}
-        for path in _htpasswd_paths(environment):
-            users.setdefault(path, set()).update(credentials)
-        for route in environment.model.routes:
-            if route.static is None:
-                continue
-            root = route.static.root.rstrip("/")
-            if route.match == "regex":
-                name = "/index.html"
-            elif route.path.endswith("/"):
-                name = f"{route.path}index.html"
-            else:
-                name = route.path
-            files.setdefault(f"{root}{name}", static_marker(route.static.root))
-    for path, credentials in users.items():
-        lines = []
-        for credential in sorted(credentials):
-            user, _, password = credential.partition(":")
-            lines.append(f"{user}:{PLAIN_PASSWORD}{password}\n")
-        files[path] = "".join(lines).encode()
-    return {str(PurePosixPath(path)): data for path, data in files.items()}
-
-
-def client_ca_files(plan: Plan) -> dict[str, bytes]:
-    cas = {env.tls.client_ca for env in plan.environments if env.tls and env.tls.client_ca}
-    return {path: Path(path).read_bytes() for path in sorted(cas) if Path(path).is_file()}
-
-
-def services(generated: Generated) -> list[ServiceRef]:
-    return [
-        ServiceRef(environment.name, name, service.addresses, service.port)
-        for environment in generated.environments
-        for name, service in environment.model.services.items()
-    ]
-
-
-def open_stack(
-    generated: Generated, settings: Settings, image: str, headers: Iterable[str]
-) -> TestStack:
-    refs = services(generated)
-    config = echo_config((ref.port for ref in refs), headers)
-    hosts = {address for ref in refs for address in ref.addresses}
-    return TestStack(image, stack_files(generated, settings), ECHO_CONFIG_PATH, config, hosts)
-
-
-def probe_host(generated: Generated) -> str:
-    primary = generated.environments[0].model.primary_domain or UNKNOWN_NAME
-    return primary.replace("*", "nginxgen-test", 1)
 
 
 def run_cases(stack: TestStack, ports: dict[int, int], cases: Sequence[Case]) -> list[Outcome]:

@@ -3,11 +3,12 @@ own — which container is the proxy (`selection.py`: the options as one typed v
 project's own compose container), its mounts (`mounts.py`, one definition for `compose` and
 `stack` too), its files, logs and networks, nginx inside it (`operations.py`), and the deploy
 and rollback algorithm (`deploy_flow.py`: test in place, swap, reload, verify, restore, kept
-versions, deferred signals; `journal.py`: the record of an unfinished deploy); the stack of
-`nginxgen test` (nginx under test, one echo backend, a network per service host).
+versions, deferred signals; `journal.py`: the record of an unfinished deploy). Throwaway
+containers are `nginxgen.nginx.sandbox`'s; the stack of `nginxgen test` is `routetest/stack.py`.
 
-May import `core` and `nginx` only. `proxy.py`, `swarm.py` and `stack.py` are the modules here
-that talk to Docker; `live.py` and `selection.py` hold the pure decisions about what they read
-(layout, versions, nginx's dumps, logs, probe answers, which tasks of a service and whether they
-share one directory, which container is this project's), tested without Docker.
+May import `core` and `nginx` only. `proxy.py`, `swarm.py`, `acme.py` and the swarm modules are
+the modules here that talk to Docker; `live.py` and `selection.py` hold the pure decisions
+about what they read (layout, versions, nginx's dumps, logs, probe answers, which tasks of a
+service and whether they share one directory, which container is this project's), tested
+without Docker.
 """

@@ -31,7 +31,7 @@ from nginxgen.core.facts import LETSENCRYPT
 from nginxgen.docker.live import Refused
 from nginxgen.docker.proxy import ProxyContainer
 from nginxgen.nginx.certificates import Order
-from nginxgen.nginx.docker_engine import ensure_image
+from nginxgen.nginx.sandbox import ensure_image
 
 # Files nginxgen hands certbot (the ACME server's CA, the DNS plugin's credentials) live here
 # in its container, and the renewal configuration records this credentials path.

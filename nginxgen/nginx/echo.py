@@ -1,8 +1,9 @@
-"""The echo backend: one nginx that answers for every service and says what it received.
+"""The echo backend's protocol: an nginx that answers every request with what it received.
 
 It runs the same image as the nginx under test, with a config of its own (no image of ours is
-needed, so the official `nginx:` images work too). Its answer is a few `key=value` lines, one per
-fact: header values cannot hold a newline, so the format is unambiguous without escaping.
+needed, so the official `nginx:` images work too); the sandbox starts it. Its answer is a few
+`key=value` lines, one per fact: header values cannot hold a newline, so the format is
+unambiguous without escaping. Route tests and `import --verify` both read it with `parse_echo`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Received:
     uri: str
     # Lower-case names; a header that was not sent is absent.
     headers: Mapping[str, str]
+    # The echo container's host name: which backend answered, where each has its own.
+    hostname: str = ""
 
 
 def _variable(header: str) -> str:
@@ -51,6 +54,7 @@ def echo_config(ports: Iterable[int], headers: Iterable[str]) -> str:
         "port=$server_port",
         "method=$request_method",
         "uri=$request_uri",
+        "hostname=$hostname",
         *(f"header.{name}={_variable(name)}" for name in names),
     ]
     body = "\\n".join(facts) + "\\n"
@@ -93,4 +97,5 @@ def parse_echo(body: str) -> Received:
         method=facts["method"],
         uri=facts["uri"],
         headers=headers,
+        hostname=facts.get("hostname", ""),
     )
