@@ -3,9 +3,10 @@ are in test_formats.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
-from nginxgen.lint.engine import LintOptions, LintResult, lint_text
+from nginxgen.lint.engine import Finding, LintOptions, LintResult, lint_text
 from nginxgen.lint.formats import format_github, format_json, format_text, summary
 
 CONFIG = "server {\n  location / { proxy_pass http://app:3000; }\n}\n"
@@ -38,16 +39,8 @@ def test_json_has_the_documented_keys_in_order() -> None:
     assert document["version"] == 1
     assert document["files"] == ["conf.d/a,b.conf"]
     (finding,) = document["findings"]
-    assert list(finding) == [
-        "file",
-        "line",
-        "column",
-        "code",
-        "name",
-        "severity",
-        "message",
-        "hint",
-    ]
+    # Every field of a finding, in the dataclass's order: the documented order.
+    assert list(finding) == [field.name for field in dataclasses.fields(Finding)]
     assert (finding["line"], finding["column"], finding["code"]) == (2, 16, "NGX002")
     assert document["summary"] == {"error": 1, "warning": 0, "info": 0}
 
