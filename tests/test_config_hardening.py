@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import glob
 import re
-import tempfile
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import crossplane
 import pytest
+from hostile_fixtures import MAIN, private_temporary_directory
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
@@ -23,56 +23,14 @@ from nginxgen.nginx import config as config_module
 from nginxgen.nginx.certificates import CertSeverity
 from nginxgen.nginx.config import (
     ConfigParseError,
-    Directive,
-    children,
-    flatten,
-    load_text,
-    split_dump,
-    walk,
 )
 
 runner = CliRunner()
-MAIN = "# configuration file /etc/nginx/nginx.conf:\nevents {}\nhttp { include conf.d/*.conf; }\n"
 
 
 @pytest.fixture
 def private_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Temporary directories are made in `tmp_path/temp`; afterwards it must be empty again."""
-    temp = tmp_path / "temp"
-    temp.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    try:
-        yield temp
-    finally:
-        assert list(temp.iterdir()) == [], "a temporary directory was left behind"
-
-
-@pytest.mark.parametrize(
-    ("marker", "problem"),
-    [
-        ("/../../escaped.conf", "leaves the dump's root directory"),
-        ("../../../../escaped.conf", "leaves the dump's root directory"),
-        ("/etc/nginx/../../../escaped.conf", "leaves the dump's root directory"),
-        ("   ", "is empty"),
-        ("", "is empty"),
-        ("/etc/nginx/a\0b.conf", "holds a NUL character"),
-        ("/", "names the root directory, not a file"),
-        ("/etc/nginx/nginx.conf/inner.conf", "is both a file and a directory in this dump"),
-        ("/etc", "is both a file and a directory in this dump"),
-    ],
-)
-def test_a_dump_marker_that_escapes_or_collides_is_a_located_error(
-    marker: str, problem: str, tmp_path: Path, private_temp: Path
-) -> None:
-    dump = MAIN + f"# configuration file {marker}:\nserver {{ listen 80; }}\n"
-    try:
-        with pytest.raises(ConfigParseError) as raised:
-            load_text(dump, "<stdin>", dump=True)
-        assert str(raised.value) == f"<stdin>:4: configuration file {marker.strip()!r} {problem}"
-        assert "\n" not in str(raised.value)
-    finally:
-        assert not (tmp_path / "escaped.conf").exists()
-        assert not Path("/escaped.conf").exists()
+    yield from private_temporary_directory(tmp_path, monkeypatch)
 
 
 def test_lint_stdin_with_an_escaping_marker_exits_2_and_writes_nothing(
@@ -86,20 +44,6 @@ def test_lint_stdin_with_an_escaping_marker_exits_2_and_writes_nothing(
         "root directory\n"
     )
     assert not (tmp_path / "escaped.conf").exists()
-
-
-def test_dump_paths_are_normalised_inside_the_root(private_temp: Path) -> None:
-    dump = (
-        "# configuration file /etc/nginx/./nginx.conf:\nhttp { include conf.d/*.conf; }\n"
-        "# configuration file /etc/nginx/sites/../conf.d//app.conf:\n"
-        "upstream app { server app:3000; }\n"
-    )
-    assert [path for path, _ in split_dump(dump)] == [
-        "/etc/nginx/nginx.conf",
-        "/etc/nginx/conf.d/app.conf",
-    ]
-    result = lint_text(dump, "<stdin>", LintOptions(select=frozenset({"NGX001"})), dump=True)
-    assert [f"{f.file}:{f.line}" for f in result.findings] == ["/etc/nginx/conf.d/app.conf:1"]
 
 
 def test_an_include_in_a_dump_never_reads_outside_the_dump(
@@ -117,19 +61,6 @@ def test_an_include_in_a_dump_never_reads_outside_the_dump(
     assert not [finding for finding in result.findings if "leaked" in finding.message]
     # Named files that are not in the dump are missing, as they were on the dumped machine.
     assert [finding.code for finding in result.findings] == ["NGX010", "NGX010"]
-
-
-def test_generated_text_is_never_read_as_a_dump(tmp_path: Path, private_temp: Path) -> None:
-    escaped = tmp_path / "escaped.conf"
-    text = (
-        'server {\n    listen 80;\n    add_header X "a\n'
-        f"# configuration file /../../../..{escaped}:\n"
-        'server { listen 1; }\n";\n}\n'
-    )
-    config = load_text(text, "nginx-ssl.conf", dump=False)
-    assert config.files == ("nginx-ssl.conf",)
-    assert [d.name for d in walk(config.directives)] == ["server", "listen", "add_header"]
-    assert not escaped.exists()
 
 
 def test_binary_stdin_exits_2_with_a_message() -> None:
@@ -236,25 +167,6 @@ def test_an_include_loop_ends(tmp_path: Path) -> None:
 
 
 # --- the one walker ----------------------------------------------------------------------------
-
-
-def _directive(name: str, block: tuple[Directive, ...] | None = None) -> Directive:
-    return Directive(name=name, args=(), file="f", line=1, column=1, block=block)
-
-
-def test_walk_flatten_and_children_agree_on_includes() -> None:
-    include = _directive("include", (_directive("set"), _directive("location", ())))
-    server = _directive("server", (_directive("listen"), include))
-    assert [d.name for d in walk([server])] == ["server", "listen", "include", "set", "location"]
-    assert [d.name for d in children(server)] == ["listen", "set", "location"]
-    assert [d.name for d in flatten([include])] == ["set", "location"]
-    missing = Directive("include", ("gone.conf",), "f", 2, 1, include_missing=True)
-    assert [d.name for d in flatten([missing, include])] == ["set", "location"]
-    assert [d.name for d in flatten([missing, include], keep_missing=True)] == [
-        "include",
-        "set",
-        "location",
-    ]
 
 
 def test_no_other_module_walks_the_tree_itself() -> None:
