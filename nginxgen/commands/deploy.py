@@ -6,8 +6,10 @@ candidate and run `nginx -t` inside the live container; swap by rename; reload a
 it took; probe each environment; on any failure after the swap put the previous file back,
 reload and verify again. Exit 0 deployed · 1 refused or rolled back · 2 usage.
 
-With `--swarm-service` the proxy is every running task of that service on this Docker host;
-they must share one bind-mounted directory, so the candidate is tested and swapped once and
+With `--swarm-service` and a service that mounts its config as a Swarm config (the stack
+`nginxgen stack` prints), the rollout is Swarm's, on every node (`docker/swarm_rollout.py`).
+With a bind-mounted directory instead, the proxy is every running task of that service on this
+Docker host; they must share the directory, so the candidate is tested and swapped once and
 each task is reloaded, verified and probed (and, on a failure, reloaded with the previous file).
 """
 
@@ -47,6 +49,7 @@ from nginxgen.docker.operations import (
 )
 from nginxgen.docker.proxy import ProxyContainer, connect, find_proxy
 from nginxgen.docker.swarm import find_service_tasks
+from nginxgen.docker.swarm_rollout import config_target, deploy_to_service, uses_config
 from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.pipeline import Generated, generate
 from nginxgen.generation.plan_types import EnvironmentPlan
@@ -285,6 +288,19 @@ def deploy(
     generated = generate(project.directory, project.settings)
     transcript = Transcript()
     try:
+        if swarm_service is not None and not (container or compose_service):
+            client, target = connect(), config_target(project.settings.output)
+            if uses_config(client, swarm_service, target):
+                outcome = deploy_to_service(
+                    client,
+                    swarm_service,
+                    generated.text,
+                    target=target,
+                    keep=keep,
+                    say=transcript.say,
+                    dry_run=dry_run,
+                )
+                return transcript.report(EXIT_OK if outcome.ok else EXIT_FINDINGS)
         proxies = find_proxies(container, compose_service, swarm_service)
         if swarm_service is not None:
             names = ", ".join(proxy.name for proxy in proxies)

@@ -4,7 +4,8 @@ Which deployed version is live and whether it equals the output; the proxy's net
 DNS answers at 127.0.0.11 on user-defined networks only); each environment's services as the
 proxy resolves and reaches them; each certificate and htpasswd file as the container sees it.
 Exit 1 when anything would stop a site or the next restart. With `--swarm-service`, one report
-per running task of the service on this Docker host (each task resolves and reaches on its own).
+per running task of the service on this Docker host (each task resolves and reaches on its own);
+for a service with its config as a Swarm config, one line per node's task (`swarm_rollout`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from docker import DockerClient
+
 from nginxgen.commands.compose import htpasswd_files
 from nginxgen.commands.deploy import find_proxies, locate
 from nginxgen.commands.project import open_project
@@ -23,7 +26,8 @@ from nginxgen.core.facts import DOCKER_RESOLVER
 from nginxgen.core.formats import OutputFormat
 from nginxgen.docker.live import Refused, digest, version_of
 from nginxgen.docker.operations import answers, kept_versions, resolve
-from nginxgen.docker.proxy import ProxyContainer
+from nginxgen.docker.proxy import ProxyContainer, connect
+from nginxgen.docker.swarm_rollout import config_target, service_status, uses_config
 from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.models import Settings, effective_strategy
 from nginxgen.generation.naming import reached_host
@@ -241,6 +245,10 @@ def status(
     project = open_project(settings_file, environments)
     generated = generate(project.directory, project.settings)
     try:
+        if swarm_service is not None and not (container or compose_service):
+            client, target = connect(), config_target(project.settings.output)
+            if uses_config(client, swarm_service, target):
+                return swarm_status_report(client, swarm_service, target, output_format)
         proxies = find_proxies(container, compose_service, swarm_service)
     except Refused as refused:
         return Report(EXIT_FINDINGS, f"status refused: {refused}\n")
@@ -272,6 +280,17 @@ def status(
             + "\n"
         )
     return Report(exit_code, text)
+
+
+def swarm_status_report(
+    client: DockerClient, service: str, target: str, output_format: OutputFormat
+) -> Report:
+    """A service whose config is a Swarm config: each node's task, through the manager."""
+    status = service_status(client, service, target)
+    exit_code = EXIT_OK if status.ok else EXIT_FINDINGS
+    if output_format is OutputFormat.json:
+        return json_report(status.document(), exit_code)
+    return Report(exit_code, "".join(f"{line}\n" for line in status.lines()))
 
 
 def _failed(findings: Iterable[Finding]) -> bool:
