@@ -11,6 +11,7 @@ before anything changed, and says what to do instead.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,9 @@ SECRET_PREFIX = "nginxgen-secret-"
 MAX_OBJECT_BYTES = 500 * 1024
 # Which service a config was deployed to: the kept configs `rollback` chooses from.
 SERVICE_LABEL = "org.nginxgen.service"
+# What `docker stack deploy` labels its objects with: the stack's name.
+STACK_LABEL = "com.docker.stack.namespace"
+CONFIG_NAME = re.compile(r"nginxgen-[0-9a-f]{12}")
 
 
 def content_digest(data: bytes) -> str:
@@ -88,22 +92,30 @@ def config_text(client: DockerClient, name: str) -> str:
     return base64.b64decode(config.attrs["Spec"]["Data"]).decode("utf-8")
 
 
-def kept_configs(client: DockerClient, service: str) -> list[KeptConfig]:
-    """The configs deployed to `service`, newest first."""
-    found = client.configs.list(filters={"label": f"{SERVICE_LABEL}={service}"})
+def kept_configs(client: DockerClient, service: str, stack: str | None = None) -> list[KeptConfig]:
+    """The configs deployed to `service`, newest first: those `deploy` created for it, and the
+    output config `docker stack deploy` created for its stack `stack`."""
+    found = {
+        str(config.name): config
+        for config in client.configs.list(filters={"label": f"{SERVICE_LABEL}={service}"})
+    }
+    if stack:
+        for config in client.configs.list(filters={"label": f"{STACK_LABEL}={stack}"}):
+            if CONFIG_NAME.fullmatch(str(config.name)):
+                found.setdefault(str(config.name), config)
     kept = [
-        KeptConfig(str(config.name), str(config.attrs.get("CreatedAt", ""))) for config in found
+        KeptConfig(name, str(config.attrs.get("CreatedAt", ""))) for name, config in found.items()
     ]
     return sorted(kept, key=lambda config: (config.created, config.name), reverse=True)
 
 
 def prune_configs(
-    client: DockerClient, service: str, keep: int, in_use: Collection[str]
+    client: DockerClient, service: str, stack: str | None, keep: int, in_use: Collection[str]
 ) -> list[str]:
     """Remove `service`'s configs beyond the `keep` newest, never one in `in_use` (the live one
     and the one Swarm would roll back to); the names removed."""
     removed = []
-    for config in kept_configs(client, service)[keep:]:
+    for config in kept_configs(client, service, stack)[keep:]:
         if config.name in in_use:
             continue
         try:

@@ -37,6 +37,7 @@ from nginxgen.core.facts import CONF_D, conf_d_name
 from nginxgen.docker.live import Refused
 from nginxgen.docker.swarm_objects import (
     SERVICE_LABEL,
+    STACK_LABEL,
     config_name,
     config_text,
     ensure_config,
@@ -54,6 +55,11 @@ FAILED_TASK_STATES = frozenset({"failed", "rejected"})
 SHOWN_TASK_STATES = frozenset({"starting", "running", "failed", "rejected", "shutdown", "complete"})
 
 Say = Callable[[str], None]
+CERTIFICATE_ADVICE = (
+    "  certificates reach the nodes as the service's Swarm secrets: issue it on the issuing "
+    "node, then print the stack there again (`nginxgen stack`) and `docker stack deploy` it "
+    "(docs/swarm.md)"
+)
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,16 @@ class ServiceView:
             if reference.get("File", {}).get("Name") == self.target:
                 return str(reference["ConfigName"])
         return None
+
+    @property
+    def stack(self) -> str | None:
+        labels = self.spec.get("Labels") or {}
+        return labels.get(STACK_LABEL)
+
+    @property
+    def health_test(self) -> str:
+        check = self.container_spec.get("Healthcheck") or {}
+        return " ".join(check.get("Test") or ["none"])[-120:]
 
     @property
     def health(self) -> str:
@@ -318,15 +334,22 @@ def _update_state(client: DockerClient, view: ServiceView) -> tuple[str, str, st
 
 
 def _failure_reason(
-    client: DockerClient, view: ServiceView, states: list[NodeState], config: str
+    client: DockerClient,
+    view: ServiceView,
+    states: list[NodeState],
+    config: str,
+    reached_running: set[str],
 ) -> list[str]:
-    """Which node's task with `config` failed, and nginx's error from its log."""
-    failed = [
-        s for s in states if s.config == config and (s.state in FAILED_TASK_STATES or s.error)
-    ]
+    """Which node's task with `config` failed, how, and nginx's error from its log."""
     lines = []
-    for state in failed[:3]:
-        lines.append(f"node {state.node}: task {state.task[:12]} {state.state}: {state.error}")
+    for state in [s for s in states if s.config == config and not s.running][:3]:
+        if state.error:
+            how = f"{state.state}: {state.error}"
+        elif state.task not in reached_running:
+            how = f"{state.state}: it never passed its health check ({view.health_test})"
+        else:
+            how = f"{state.state} after it had been running"
+        lines.append(f"node {state.node}: task {state.task[:12]} {how}")
         lines += [f"  {line}" for line in _nginx_errors(client, view, state.task)]
     return lines or ["no task of the new config failed visibly; see `docker service ps`"]
 
@@ -370,12 +393,16 @@ def follow_rollout(
     and the update is over; the outcome per node."""
     deadline = time.monotonic() + timeout
     reported: dict[str, str] = {}
+    reached_running: set[str] = set()
+    why = ""
     while True:
         state, started, message = _update_state(client, view)
         ours = started != started_before
         rolled_back = ours and state.startswith("rollback")
+        why = why or (message if rolled_back else "")
         expected = previous if rolled_back and previous else config
         states = node_states(client, view)
+        reached_running |= {task.task for task in states if task.state == "running"}
         per_node = current_per_node(states)
         _stream(per_node, reported, say)
         if _converged(per_node, nodes, expected) and (not ours or state in FINAL_UPDATE_STATES):
@@ -391,8 +418,8 @@ def follow_rollout(
     for task in outcome.nodes:
         say(task.describe(view.health))
     if rolled_back:
-        say(f"Swarm rolled the update back ({message}):")
-        for line in _failure_reason(client, view, states, config):
+        say(f"Swarm rolled the update back ({why}); every node is on {expected} again:")
+        for line in _failure_reason(client, view, states, config, reached_running):
             say(line)
     return outcome
 
@@ -427,6 +454,8 @@ def deploy_to_service(
     if not passed:
         for line in output.strip().splitlines():
             say(line)
+        if "cannot load certificate" in output:
+            say(CERTIFICATE_ADVICE)
         say(
             f"deploy refused: nginx -t failed in a test task of {service}'s image on the "
             "manager, with the service's configs and secrets; no task changed"
@@ -453,7 +482,7 @@ def deploy_to_service(
     if not outcome.ok:
         _remove_if_unused(client, service, name, previous)
     else:
-        removed = prune_configs(client, service, keep, {name, previous})
+        removed = prune_configs(client, service, view.stack, keep, {name, previous})
         say(
             f"config {name} kept for rollback"
             + (f" ({len(removed)} older removed, --keep {keep})" if removed else "")
@@ -488,8 +517,9 @@ def _say_diff(client: DockerClient, live: str, candidate: str, name: str, say: S
 
 def rollback_candidate(client: DockerClient, service: str, target: str, to: str | None) -> str:
     """The text of the kept config to go back to: `to`, else the newest one not live now."""
-    live = read_service(client, service, target).live_config
-    kept = [config.name for config in kept_configs(client, service)]
+    view = read_service(client, service, target)
+    live = view.live_config
+    kept = [config.name for config in kept_configs(client, service, view.stack)]
     if to is not None:
         if to not in kept and to != live:
             raise LookupError(
