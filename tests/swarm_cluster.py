@@ -19,11 +19,16 @@ daemon's own swarm state is never touched.
 
 from __future__ import annotations
 
+import http.client
+import re
 import secrets
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -32,6 +37,9 @@ from docker.errors import DockerException, NotFound
 from nginxgen.nginx.docker_engine import tar_of
 
 DIND_IMAGE = "nginxgen-test/dind:bookworm"
+HAPROXY_IMAGE = "nginxgen-test/haproxy:bookworm"
+HAPROXY_CONFIG = "/usr/local/etc/haproxy/haproxy.cfg"
+SWARM_DOC = Path(__file__).resolve().parent.parent / "docs" / "swarm.md"
 NODE_COUNT = 3
 LABEL = "nginxgen-swarm-test"
 API_PORT = 2375
@@ -118,7 +126,8 @@ class SwarmCluster:
             labels=self.labels,
             host_config=host_config,
             networking_config=api.create_networking_config(
-                {self.network.name: api.create_endpoint_config()}
+                # The node's name on the bridge, as the documented HAProxy config uses it.
+                {self.network.name: api.create_endpoint_config(aliases=[hostname])}
             ),
         )
         container = self.host.containers.get(created["Id"])
@@ -203,3 +212,82 @@ def _wait(what: str, condition: Any, timeout: float = START_TIMEOUT_SECONDS) -> 
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what}: not within {timeout:g} s")
         time.sleep(0.5)
+
+
+def get(
+    address: str, port: int, host: str, timeout: float = 3.0
+) -> tuple[int, dict[str, str], str]:
+    """One GET on a new connection: status, headers (lower-case names), body."""
+    connection = http.client.HTTPConnection(address, port, timeout=timeout)
+    try:
+        connection.request("GET", "/", headers={"Host": host, "Connection": "close"})
+        response = connection.getresponse()
+        body = response.read().decode("utf-8", "replace")
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+    finally:
+        connection.close()
+
+
+class SteadyLoad:
+    """`rate` requests a second to address:port as `host`, each on a new connection, until
+    stopped; every answer that is not 200 (or no answer within 3 s) is a failure."""
+
+    def __init__(self, address: str, port: int, host: str, rate: float = 15.0) -> None:
+        self.address, self.port, self.host, self.interval = address, port, host, 1.0 / rate
+        self.outcomes: Counter[str] = Counter()
+        self.markers: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                status, headers, _ = get(self.address, self.port, self.host)
+                self.outcomes[str(status)] += 1
+                self.markers[headers.get("x-deployed", "-")] += 1
+            except (OSError, http.client.HTTPException) as error:
+                self.outcomes[type(error).__name__] += 1
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def __enter__(self) -> SteadyLoad:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    @property
+    def total(self) -> int:
+        return sum(self.outcomes.values())
+
+    @property
+    def failed(self) -> int:
+        return self.total - self.outcomes["200"]
+
+
+def documented_haproxy_config(doc: Path = SWARM_DOC) -> str:
+    """The HAProxy configuration docs/swarm.md shows (its one ```haproxy block), as tested."""
+    found = re.findall(r"```haproxy\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
+    if len(found) != 1:
+        raise ValueError(f"{doc}: expected one ```haproxy block, found {len(found)}")
+    return str(found[0])
+
+
+def start_haproxy(cluster: SwarmCluster, config: str) -> tuple[Any, int]:
+    """HAProxy with `config` on the nodes' bridge (it reaches them as node0..node2), its port
+    80 published on 127.0.0.1; the container and that port."""
+    container = cluster.host.containers.create(
+        HAPROXY_IMAGE,
+        name=f"nginxgen-swarm-{cluster.run}-haproxy",
+        network=cluster.network.name,
+        labels=cluster.labels,
+        ports={"80/tcp": ("127.0.0.1", None)},
+    )
+    cluster.containers.append(container)
+    container.put_archive("/", tar_of({HAPROXY_CONFIG: config.encode()}))
+    container.start()
+    container.reload()
+    port = int(container.attrs["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"])
+    return container, port

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import difflib
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from nginxgen.docker.swarm_objects import (
 ROLLOUT_TIMEOUT_SECONDS = 600.0
 TEST_TIMEOUT_SECONDS = 120.0
 POLL_SECONDS = 0.5
+LOG_TIMEOUT_SECONDS = 10.0
 TEST_LABEL = "org.nginxgen.candidate-test"
 FINAL_UPDATE_STATES = frozenset({"completed", "rollback_completed", "paused", "rollback_paused"})
 FAILED_TASK_STATES = frozenset({"failed", "rejected"})
@@ -355,14 +357,23 @@ def _failure_reason(
 
 
 def _nginx_errors(client: DockerClient, view: ServiceView, task: str) -> list[str]:
-    """nginx's [emerg]/[alert] lines from one task's log, through the manager (any node)."""
-    try:
-        lines = _api(client).service_logs(
-            view.id, details=True, stdout=True, stderr=True, tail="200"
-        )
-        text = b"".join(lines).decode("utf-8", "replace")
-    except APIError:
-        return []
+    """nginx's [emerg]/[alert] lines from one task's log, through the manager (any node).
+    Bounded: the manager's log stream can hang on a task whose node no longer has its log."""
+    chunks: list[bytes] = []
+
+    def read() -> None:
+        try:
+            for chunk in _api(client).service_logs(
+                view.id, details=True, stdout=True, stderr=True, tail="200"
+            ):
+                chunks.append(bytes(chunk))
+        except APIError:
+            return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(LOG_TIMEOUT_SECONDS)
+    text = b"".join(chunks).decode("utf-8", "replace")
     return [
         line.partition(" ")[2]
         for line in text.splitlines()

@@ -1,0 +1,272 @@
+"""deploy, rollback and status through Swarm on a real three-node swarm, behind HAProxy.
+
+The swarm is Docker-in-Docker (`swarm_cluster.py`): created once for the session and removed
+after it. The proxy is the stack `nginxgen stack` prints, deployed with `docker stack deploy`
+on the manager; the backend is a service of the same image on the stack's overlay network.
+HAProxy runs the configuration shown in docs/swarm.md, and a steady 15 requests a second go
+through it while the proxy's config changes: not one may fail.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nginx_fixtures import OFFICIAL_LAYOUT_IMAGE, require_image, wait_for
+from swarm_cluster import (
+    DIND_IMAGE,
+    HAPROXY_IMAGE,
+    LABEL,
+    SteadyLoad,
+    SwarmCluster,
+    documented_haproxy_config,
+    get,
+    start_haproxy,
+)
+from typer.testing import CliRunner
+
+from nginxgen.cli import app
+from nginxgen.docker.swarm_rollout import deploy_to_service, service_status
+
+pytestmark = pytest.mark.nginx
+
+DOMAIN = "shop.example.test"
+SERVICE = "proxy_nginx"
+TARGET = "/etc/nginx/conf.d/proxy.conf"
+ENVIRONMENT = """\
+domains: [{domain}]
+tls: false
+services:
+  app: {{host: nginxgen-backend, port: 3000}}
+routes:
+  - {{path: /, service: app, response_headers: {{X-Deployed: {marker}}}}}
+"""
+TLS_ENVIRONMENT = """\
+domains: [secure.example.test]
+tls:
+  certificate: /etc/letsencrypt/live/secure.example.test/fullchain.pem
+  certificate_key: /etc/letsencrypt/live/secure.example.test/privkey.pem
+services:
+  app: {host: nginxgen-backend, port: 3000}
+routes:
+  - {path: /, service: app}
+"""
+SETTINGS = 'platform: swarm\nnginx_version: "1.30"\nresolver_valid: 1s\noutput: out/proxy.conf\n'
+BACKEND_CONFIG = """\
+server {
+    listen 3000 default_server;
+    location / { default_type text/plain; return 200 "backend=$hostname\\n"; }
+}
+"""
+
+
+@pytest.fixture(scope="session")
+def cluster(docker_client: Any) -> Iterator[SwarmCluster]:
+    for image in (DIND_IMAGE, HAPROXY_IMAGE, OFFICIAL_LAYOUT_IMAGE):
+        require_image(docker_client, image)
+    swarm = SwarmCluster(docker_client)
+    try:
+        swarm.start([OFFICIAL_LAYOUT_IMAGE])
+        yield swarm
+    finally:
+        problems = swarm.close()
+        leftovers = docker_client.containers.list(
+            all=True, filters={"label": f"{LABEL}={swarm.run}"}
+        )
+        assert not problems and not leftovers, (problems, leftovers)
+
+
+@dataclass
+class Proxy:
+    cluster: SwarmCluster
+    project: Path
+    haproxy_port: int
+
+    def cli(self, *arguments: str) -> Any:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(self.project)
+            patch.setenv("DOCKER_HOST", self.cluster.manager_url)
+            return CliRunner().invoke(app, [*arguments, "--settings", "nginxgen.yaml"])
+
+    def write(self, marker: str) -> None:
+        (self.project / "environments" / "shop.yaml").write_text(
+            ENVIRONMENT.format(domain=DOMAIN, marker=marker), encoding="utf-8"
+        )
+
+    def markers(self) -> dict[str, str]:
+        """What each node answers when asked directly."""
+        return {
+            node.hostname: get(node.address, 80, DOMAIN)[1].get("x-deployed", "-")
+            for node in self.cluster.nodes
+        }
+
+    def load(self) -> SteadyLoad:
+        return SteadyLoad("127.0.0.1", self.haproxy_port, DOMAIN)
+
+    def status(self) -> Any:
+        return service_status(self.cluster.manager.client, SERVICE, TARGET)
+
+    def task_ids(self) -> set[str]:
+        return {node.task for node in self.status().nodes}
+
+
+@pytest.fixture(scope="module")
+def proxy(cluster: SwarmCluster, tmp_path_factory: pytest.TempPathFactory) -> Proxy:
+    project = tmp_path_factory.mktemp("nodes")
+    (project / "environments").mkdir()
+    (project / "nginxgen.yaml").write_text(SETTINGS, encoding="utf-8")
+    network = f"nginxgen-{cluster.run}"
+    proxy = Proxy(cluster, project, 0)
+    proxy.write("first")
+    assert proxy.cli("render").exit_code == 0
+    printed = proxy.cli("stack", "--network", network, "--image", OFFICIAL_LAYOUT_IMAGE)
+    assert printed.exit_code == 0, printed.output
+    files = {
+        "/project/nginx-stack.yaml": printed.stdout.encode(),
+        "/project/out/proxy.conf": (project / "out" / "proxy.conf").read_bytes(),
+    }
+    cluster.on_manager(
+        [
+            "sh",
+            "-c",
+            "cd /project && docker stack deploy --resolve-image never -c nginx-stack.yaml proxy",
+        ],
+        files,
+    )
+    manager = cluster.manager.client
+    backend_config = manager.configs.create(name="nginxgen-backend", data=BACKEND_CONFIG.encode())
+    manager.api.create_service(
+        task_template={
+            "ContainerSpec": {
+                "Image": OFFICIAL_LAYOUT_IMAGE,
+                "Configs": [
+                    {
+                        "File": {
+                            "Name": "/etc/nginx/conf.d/default.conf",
+                            "UID": "0",
+                            "GID": "0",
+                            "Mode": 0o444,
+                        },
+                        "ConfigID": backend_config.id,
+                        "ConfigName": "nginxgen-backend",
+                    }
+                ],
+            },
+            "Networks": [{"Target": network}],
+        },
+        name="nginxgen-backend",
+        mode={"Replicated": {"Replicas": 2}},
+        endpoint_spec={"Mode": "dnsrr"},
+    )
+    wait_for(
+        "the proxy on 3 nodes, healthy, serving through the backend",
+        proxy.markers,
+        lambda markers: markers == {"node0": "first", "node1": "first", "node2": "first"},
+        timeout=180,
+    )
+    _, proxy.haproxy_port = start_haproxy(cluster, documented_haproxy_config())
+    wait_for(
+        "HAProxy answering",
+        lambda: get("127.0.0.1", proxy.haproxy_port, DOMAIN)[0],
+        lambda status: status == 200,
+        timeout=30,
+    )
+    return proxy
+
+
+def test_status_reports_every_node_s_task_and_whether_they_run_one_config(proxy: Proxy) -> None:
+    result = proxy.cli("status", "--swarm-service", SERVICE, "--format", "json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["same_config"] and document["ok"]
+    assert sorted(task["node"] for task in document["tasks"]) == ["node0", "node1", "node2"]
+    assert {task["config"] for task in document["tasks"]} == {document["config"]}
+    assert {task["health"] for task in document["tasks"]} == {"healthy"}
+    text = proxy.cli("status", "--swarm-service", SERVICE)
+    assert f"service {SERVICE}: 3 node(s), all on {document['config']}" in text.stdout
+
+
+def test_a_change_reaches_every_node_and_rollback_brings_the_previous_back_without_a_failed_request(
+    proxy: Proxy,
+) -> None:
+    before = proxy.status().config
+    marker = f"m{secrets.token_hex(3)}"
+    previous = proxy.markers()["node0"]
+    proxy.write(marker)
+    with proxy.load() as load:
+        deployed = proxy.cli("deploy", "--swarm-service", SERVICE)
+        assert deployed.exit_code == 0, deployed.output
+        assert proxy.markers() == dict.fromkeys(("node0", "node1", "node2"), marker)
+        status = proxy.status()
+        assert status.ok and status.config != before, status.lines()
+        for node in ("node0", "node1", "node2"):
+            assert f"node {node}: task " in deployed.stdout
+        assert f"running, healthy, config {status.config}" in deployed.stdout
+        rolled = proxy.cli("rollback", "--swarm-service", SERVICE)
+        assert rolled.exit_code == 0, rolled.output
+        assert proxy.markers() == dict.fromkeys(("node0", "node1", "node2"), previous)
+        assert proxy.status().config == before
+    assert load.failed == 0, load.outcomes
+    assert load.markers[marker] > 0 and load.total > 100, (load.outcomes, load.markers)
+
+
+def test_a_missing_certificate_is_refused_before_any_task_changes(proxy: Proxy) -> None:
+    before = proxy.status()
+    tasks = proxy.task_ids()
+    version = proxy.cluster.manager.client.services.get(SERVICE).version
+    secure = proxy.project / "environments" / "secure.yaml"
+    secure.write_text(TLS_ENVIRONMENT, encoding="utf-8")
+    try:
+        with proxy.load() as load:
+            result = proxy.cli("deploy", "--swarm-service", SERVICE)
+    finally:
+        secure.unlink()
+    assert result.exit_code == 1, result.output
+    assert 'cannot load certificate "/etc/letsencrypt/live/secure.example.test/' in result.stdout
+    assert "no task changed" in result.stdout
+    assert proxy.task_ids() == tasks
+    assert proxy.cluster.manager.client.services.get(SERVICE).version == version
+    assert proxy.status().config == before.config
+    assert load.failed == 0, load.outcomes
+
+
+def test_a_config_that_never_becomes_healthy_is_rolled_back_by_swarm(proxy: Proxy) -> None:
+    """nginx -t passes (nothing is wrong with the syntax) but the health check's domain is
+    no longer served: the first node's new task never turns healthy, and Swarm rolls back."""
+    before = proxy.status()
+    live = (proxy.project / "out" / "proxy.conf").read_text(encoding="utf-8")
+    candidate = live.replace(f"server_name {DOMAIN}", "server_name elsewhere.example.test")
+    assert candidate != live
+    lines: list[str] = []
+    with proxy.load() as load:
+        outcome = deploy_to_service(
+            proxy.cluster.manager.client,
+            SERVICE,
+            candidate,
+            target=TARGET,
+            keep=10,
+            say=lines.append,
+        )
+    text = "\n".join(lines)
+    assert not outcome.ok, text
+    assert "Swarm rolled the update back" in text
+    assert "never passed its health check" in text
+    after = proxy.status()
+    assert after.ok and after.config == before.config, after.lines()
+    assert load.failed == 0, load.outcomes
+
+
+@pytest.fixture(autouse=True)
+def _project_unchanged(proxy: Proxy) -> Iterator[None]:
+    """Each test starts from the environment the stack was deployed with."""
+    saved = proxy.project / "saved-environments"
+    shutil.copytree(proxy.project / "environments", saved, dirs_exist_ok=True)
+    yield
+    shutil.rmtree(proxy.project / "environments")
+    shutil.move(saved, proxy.project / "environments")
