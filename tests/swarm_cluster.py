@@ -20,6 +20,7 @@ daemon's own swarm state is never touched.
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import secrets
 import threading
@@ -33,10 +34,14 @@ from typing import Any
 
 import docker
 from docker.errors import DockerException, NotFound
+from typer.testing import CliRunner
 
+from nginxgen.cli import app
+from nginxgen.docker.swarm_rollout import ServiceStatus, service_status
 from nginxgen.nginx.docker_engine import tar_of
 
 DIND_IMAGE = "nginxgen-test/dind:bookworm"
+PROXY_IMAGE = "nginxgen-test/nginx:official-layout"  # nginx 1.30: upstream-resolve
 HAPROXY_IMAGE = "nginxgen-test/haproxy:bookworm"
 HAPROXY_CONFIG = "/usr/local/etc/haproxy/haproxy.cfg"
 SWARM_DOC = Path(__file__).resolve().parent.parent / "docs" / "swarm.md"
@@ -46,6 +51,26 @@ API_PORT = 2375
 # Debian bookworm's docker.io (20.10); fixed, so a client exists before its dockerd answers.
 API_VERSION = "1.41"
 START_TIMEOUT_SECONDS = 120.0
+
+
+DOMAIN = "shop.example.test"
+SERVICE = "proxy_nginx"
+TARGET = "/etc/nginx/conf.d/proxy.conf"
+ENVIRONMENT = """\
+domains: [{domain}]
+tls: false
+services:
+  app: {{host: nginxgen-backend, port: 3000}}
+routes:
+  - {{path: /, service: app, response_headers: {{X-Deployed: {marker}}}}}
+"""
+SETTINGS = 'platform: swarm\nnginx_version: "1.30"\nresolver_valid: 1s\noutput: out/proxy.conf\n'
+BACKEND_CONFIG = """\
+server {
+    listen 3000 default_server;
+    location / { default_type text/plain; return 200 "backend=$hostname\\n"; }
+}
+"""
 
 
 @dataclass
@@ -206,6 +231,22 @@ def _pings(client: Any) -> bool:
         return False
 
 
+def _wait_until(what: str, probe: Any, done: Any, timeout: float) -> Any:
+    """`probe()` until `done` accepts its result; a refused connection is not done yet."""
+    deadline = time.monotonic() + timeout
+    last: object = "nothing yet"
+    while True:
+        try:
+            last = probe()
+            if done(last):
+                return last
+        except (OSError, http.client.HTTPException) as error:
+            last = error
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout:g} s; last: {last!r}")
+        time.sleep(0.3)
+
+
 def _wait(what: str, condition: Any, timeout: float = START_TIMEOUT_SECONDS) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -236,6 +277,7 @@ class SteadyLoad:
         self.address, self.port, self.host, self.interval = address, port, host, 1.0 / rate
         self.outcomes: Counter[str] = Counter()
         self.markers: Counter[str] = Counter()
+        self.failure_times: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -246,8 +288,11 @@ class SteadyLoad:
                 status, headers, _ = get(self.address, self.port, self.host)
                 self.outcomes[str(status)] += 1
                 self.markers[headers.get("x-deployed", "-")] += 1
+                if status != 200:
+                    self.failure_times.append(started)
             except (OSError, http.client.HTTPException) as error:
                 self.outcomes[type(error).__name__] += 1
+                self.failure_times.append(started)
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
     def __enter__(self) -> SteadyLoad:
@@ -265,6 +310,14 @@ class SteadyLoad:
     @property
     def failed(self) -> int:
         return self.total - self.outcomes["200"]
+
+    @property
+    def failing_seconds(self) -> float:
+        """From the first failed request to the last one after it (one outage: a rollout
+        stops a node's task once)."""
+        if not self.failure_times:
+            return 0.0
+        return self.failure_times[-1] - self.failure_times[0] + self.interval
 
 
 def documented_haproxy_config(doc: Path = SWARM_DOC) -> str:
@@ -291,3 +344,109 @@ def start_haproxy(cluster: SwarmCluster, config: str) -> tuple[Any, int]:
     container.reload()
     port = int(container.attrs["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"])
     return container, port
+
+
+@dataclass
+class ProxyStack:
+    cluster: SwarmCluster
+    project: Path
+    haproxy_port: int
+
+    def cli(self, *arguments: str) -> Any:
+        previous, host = Path.cwd(), os.environ.get("DOCKER_HOST")
+        os.chdir(self.project)
+        os.environ["DOCKER_HOST"] = self.cluster.manager_url
+        try:
+            return CliRunner().invoke(app, [*arguments, "--settings", "nginxgen.yaml"])
+        finally:
+            os.chdir(previous)
+            if host is None:
+                del os.environ["DOCKER_HOST"]
+            else:
+                os.environ["DOCKER_HOST"] = host
+
+    def write(self, marker: str) -> None:
+        (self.project / "environments" / "shop.yaml").write_text(
+            ENVIRONMENT.format(domain=DOMAIN, marker=marker), encoding="utf-8"
+        )
+
+    def markers(self) -> dict[str, str]:
+        """What each node answers when asked directly."""
+        return {
+            node.hostname: get(node.address, 80, DOMAIN)[1].get("x-deployed", "-")
+            for node in self.cluster.nodes
+        }
+
+    def load(self) -> SteadyLoad:
+        return SteadyLoad("127.0.0.1", self.haproxy_port, DOMAIN)
+
+    def status(self) -> ServiceStatus:
+        return service_status(self.cluster.manager.client, SERVICE, TARGET)
+
+    def task_ids(self) -> set[str]:
+        return {node.task for node in self.status().nodes}
+
+
+def deploy_proxy_stack(cluster: SwarmCluster, project: Path) -> ProxyStack:
+    """The stack `nginxgen stack` prints for one environment, deployed on the manager with
+    `docker stack deploy`; a backend service of 2 tasks; HAProxy in front with the
+    configuration docs/swarm.md shows. Ready once every node serves and HAProxy answers."""
+    (project / "environments").mkdir()
+    (project / "nginxgen.yaml").write_text(SETTINGS, encoding="utf-8")
+    network = f"nginxgen-{cluster.run}"
+    proxy = ProxyStack(cluster, project, 0)
+    proxy.write("first")
+    assert proxy.cli("render").exit_code == 0
+    printed = proxy.cli("stack", "--network", network, "--image", PROXY_IMAGE)
+    assert printed.exit_code == 0, printed.output
+    files = {
+        "/project/nginx-stack.yaml": printed.stdout.encode(),
+        "/project/out/proxy.conf": (project / "out" / "proxy.conf").read_bytes(),
+    }
+    cluster.on_manager(
+        [
+            "sh",
+            "-c",
+            "cd /project && docker stack deploy --resolve-image never -c nginx-stack.yaml proxy",
+        ],
+        files,
+    )
+    manager = cluster.manager.client
+    backend_config = manager.configs.create(name="nginxgen-backend", data=BACKEND_CONFIG.encode())
+    manager.api.create_service(
+        task_template={
+            "ContainerSpec": {
+                "Image": PROXY_IMAGE,
+                "Configs": [
+                    {
+                        "File": {
+                            "Name": "/etc/nginx/conf.d/default.conf",
+                            "UID": "0",
+                            "GID": "0",
+                            "Mode": 0o444,
+                        },
+                        "ConfigID": backend_config.id,
+                        "ConfigName": "nginxgen-backend",
+                    }
+                ],
+            },
+            "Networks": [{"Target": network}],
+        },
+        name="nginxgen-backend",
+        mode={"Replicated": {"Replicas": 2}},
+        endpoint_spec={"Mode": "dnsrr"},
+    )
+    _wait_until(
+        "the proxy on 3 nodes, healthy, serving through the backend",
+        proxy.markers,
+        lambda markers: markers == {"node0": "first", "node1": "first", "node2": "first"},
+        timeout=180,
+    )
+    _, proxy.haproxy_port = start_haproxy(cluster, documented_haproxy_config())
+    _wait_until(
+        "HAProxy answering",
+        lambda: get("127.0.0.1", proxy.haproxy_port, DOMAIN)[0],
+        lambda status: status == 200,
+        timeout=30,
+    )
+    return proxy

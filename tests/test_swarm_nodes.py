@@ -13,40 +13,26 @@ import json
 import secrets
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from nginx_fixtures import OFFICIAL_LAYOUT_IMAGE, require_image, wait_for
+from nginx_fixtures import OFFICIAL_LAYOUT_IMAGE, require_image
 from swarm_cluster import (
     DIND_IMAGE,
+    DOMAIN,
     HAPROXY_IMAGE,
     LABEL,
-    SteadyLoad,
+    SERVICE,
+    TARGET,
+    ProxyStack,
     SwarmCluster,
-    documented_haproxy_config,
-    get,
-    start_haproxy,
+    deploy_proxy_stack,
 )
-from typer.testing import CliRunner
 
-from nginxgen.cli import app
-from nginxgen.docker.swarm_rollout import deploy_to_service, service_status
+from nginxgen.docker.swarm_rollout import deploy_to_service
 
 pytestmark = pytest.mark.nginx
 
-DOMAIN = "shop.example.test"
-SERVICE = "proxy_nginx"
-TARGET = "/etc/nginx/conf.d/proxy.conf"
-ENVIRONMENT = """\
-domains: [{domain}]
-tls: false
-services:
-  app: {{host: nginxgen-backend, port: 3000}}
-routes:
-  - {{path: /, service: app, response_headers: {{X-Deployed: {marker}}}}}
-"""
 TLS_ENVIRONMENT = """\
 domains: [secure.example.test]
 tls:
@@ -56,13 +42,6 @@ services:
   app: {host: nginxgen-backend, port: 3000}
 routes:
   - {path: /, service: app}
-"""
-SETTINGS = 'platform: swarm\nnginx_version: "1.30"\nresolver_valid: 1s\noutput: out/proxy.conf\n'
-BACKEND_CONFIG = """\
-server {
-    listen 3000 default_server;
-    location / { default_type text/plain; return 200 "backend=$hostname\\n"; }
-}
 """
 
 
@@ -82,105 +61,14 @@ def cluster(docker_client: Any) -> Iterator[SwarmCluster]:
         assert not problems and not leftovers, (problems, leftovers)
 
 
-@dataclass
-class Proxy:
-    cluster: SwarmCluster
-    project: Path
-    haproxy_port: int
-
-    def cli(self, *arguments: str) -> Any:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.chdir(self.project)
-            patch.setenv("DOCKER_HOST", self.cluster.manager_url)
-            return CliRunner().invoke(app, [*arguments, "--settings", "nginxgen.yaml"])
-
-    def write(self, marker: str) -> None:
-        (self.project / "environments" / "shop.yaml").write_text(
-            ENVIRONMENT.format(domain=DOMAIN, marker=marker), encoding="utf-8"
-        )
-
-    def markers(self) -> dict[str, str]:
-        """What each node answers when asked directly."""
-        return {
-            node.hostname: get(node.address, 80, DOMAIN)[1].get("x-deployed", "-")
-            for node in self.cluster.nodes
-        }
-
-    def load(self) -> SteadyLoad:
-        return SteadyLoad("127.0.0.1", self.haproxy_port, DOMAIN)
-
-    def status(self) -> Any:
-        return service_status(self.cluster.manager.client, SERVICE, TARGET)
-
-    def task_ids(self) -> set[str]:
-        return {node.task for node in self.status().nodes}
-
-
 @pytest.fixture(scope="module")
-def proxy(cluster: SwarmCluster, tmp_path_factory: pytest.TempPathFactory) -> Proxy:
-    project = tmp_path_factory.mktemp("nodes")
-    (project / "environments").mkdir()
-    (project / "nginxgen.yaml").write_text(SETTINGS, encoding="utf-8")
-    network = f"nginxgen-{cluster.run}"
-    proxy = Proxy(cluster, project, 0)
-    proxy.write("first")
-    assert proxy.cli("render").exit_code == 0
-    printed = proxy.cli("stack", "--network", network, "--image", OFFICIAL_LAYOUT_IMAGE)
-    assert printed.exit_code == 0, printed.output
-    files = {
-        "/project/nginx-stack.yaml": printed.stdout.encode(),
-        "/project/out/proxy.conf": (project / "out" / "proxy.conf").read_bytes(),
-    }
-    cluster.on_manager(
-        [
-            "sh",
-            "-c",
-            "cd /project && docker stack deploy --resolve-image never -c nginx-stack.yaml proxy",
-        ],
-        files,
-    )
-    manager = cluster.manager.client
-    backend_config = manager.configs.create(name="nginxgen-backend", data=BACKEND_CONFIG.encode())
-    manager.api.create_service(
-        task_template={
-            "ContainerSpec": {
-                "Image": OFFICIAL_LAYOUT_IMAGE,
-                "Configs": [
-                    {
-                        "File": {
-                            "Name": "/etc/nginx/conf.d/default.conf",
-                            "UID": "0",
-                            "GID": "0",
-                            "Mode": 0o444,
-                        },
-                        "ConfigID": backend_config.id,
-                        "ConfigName": "nginxgen-backend",
-                    }
-                ],
-            },
-            "Networks": [{"Target": network}],
-        },
-        name="nginxgen-backend",
-        mode={"Replicated": {"Replicas": 2}},
-        endpoint_spec={"Mode": "dnsrr"},
-    )
-    wait_for(
-        "the proxy on 3 nodes, healthy, serving through the backend",
-        proxy.markers,
-        lambda markers: markers == {"node0": "first", "node1": "first", "node2": "first"},
-        timeout=180,
-    )
-    _, proxy.haproxy_port = start_haproxy(cluster, documented_haproxy_config())
-    wait_for(
-        "HAProxy answering",
-        lambda: get("127.0.0.1", proxy.haproxy_port, DOMAIN)[0],
-        lambda status: status == 200,
-        timeout=30,
-    )
-    return proxy
+def proxy(cluster: SwarmCluster, tmp_path_factory: pytest.TempPathFactory) -> ProxyStack:
+    return deploy_proxy_stack(cluster, tmp_path_factory.mktemp("nodes"))
 
 
-def test_status_reports_every_node_s_task_and_whether_they_run_one_config(proxy: Proxy) -> None:
+def test_status_reports_every_node_s_task_and_whether_they_run_one_config(
+    proxy: ProxyStack,
+) -> None:
     result = proxy.cli("status", "--swarm-service", SERVICE, "--format", "json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
@@ -193,7 +81,7 @@ def test_status_reports_every_node_s_task_and_whether_they_run_one_config(proxy:
 
 
 def test_a_change_reaches_every_node_and_rollback_brings_the_previous_back_without_a_failed_request(
-    proxy: Proxy,
+    proxy: ProxyStack,
 ) -> None:
     before = proxy.status().config
     marker = f"m{secrets.token_hex(3)}"
@@ -216,7 +104,7 @@ def test_a_change_reaches_every_node_and_rollback_brings_the_previous_back_witho
     assert load.markers[marker] > 0 and load.total > 100, (load.outcomes, load.markers)
 
 
-def test_a_missing_certificate_is_refused_before_any_task_changes(proxy: Proxy) -> None:
+def test_a_missing_certificate_is_refused_before_any_task_changes(proxy: ProxyStack) -> None:
     before = proxy.status()
     tasks = proxy.task_ids()
     version = proxy.cluster.manager.client.services.get(SERVICE).version
@@ -236,7 +124,7 @@ def test_a_missing_certificate_is_refused_before_any_task_changes(proxy: Proxy) 
     assert load.failed == 0, load.outcomes
 
 
-def test_a_config_that_never_becomes_healthy_is_rolled_back_by_swarm(proxy: Proxy) -> None:
+def test_a_config_that_never_becomes_healthy_is_rolled_back_by_swarm(proxy: ProxyStack) -> None:
     """nginx -t passes (nothing is wrong with the syntax) but the health check's domain is
     no longer served: the first node's new task never turns healthy, and Swarm rolls back."""
     before = proxy.status()
@@ -263,7 +151,7 @@ def test_a_config_that_never_becomes_healthy_is_rolled_back_by_swarm(proxy: Prox
 
 
 @pytest.fixture(autouse=True)
-def _project_unchanged(proxy: Proxy) -> Iterator[None]:
+def _project_unchanged(proxy: ProxyStack) -> Iterator[None]:
     """Each test starts from the environment the stack was deployed with."""
     saved = proxy.project / "saved-environments"
     shutil.copytree(proxy.project / "environments", saved, dirs_exist_ok=True)
