@@ -299,6 +299,7 @@ def measure_nodes(changes: int) -> str:
     sys.path.insert(0, str(TESTS))
     from swarm_cluster import (  # noqa: PLC0415
         DOMAIN,
+        MISSING_CERTIFICATE,
         PROXY_IMAGE,
         SERVICE,
         TARGET,
@@ -367,18 +368,6 @@ def measure_nodes(changes: int) -> str:
         if problems:
             lines.append(f"could not remove: {'; '.join(problems)}")
     return "\n".join(lines)
-
-
-MISSING_CERTIFICATE = """\
-domains: [secure.example.test]
-tls:
-  certificate: /etc/letsencrypt/live/secure.example.test/fullchain.pem
-  certificate_key: /etc/letsencrypt/live/secure.example.test/privkey.pem
-services:
-  app: {host: nginxgen-backend, port: 3000}
-routes:
-  - {path: /, service: app}
-"""
 
 
 def main(argv: list[str] | None = None) -> int:

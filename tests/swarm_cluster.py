@@ -64,6 +64,17 @@ services:
 routes:
   - {{path: /, service: app, response_headers: {{X-Deployed: {marker}}}}}
 """
+# An environment whose certificate no node has.
+MISSING_CERTIFICATE = """\
+domains: [secure.example.test]
+tls:
+  certificate: /etc/letsencrypt/live/secure.example.test/fullchain.pem
+  certificate_key: /etc/letsencrypt/live/secure.example.test/privkey.pem
+services:
+  app: {host: nginxgen-backend, port: 3000}
+routes:
+  - {path: /, service: app}
+"""
 SETTINGS = 'platform: swarm\nnginx_version: "1.30"\nresolver_valid: 1s\noutput: out/proxy.conf\n'
 BACKEND_CONFIG = """\
 server {

@@ -22,6 +22,7 @@ from swarm_cluster import (
     DOMAIN,
     HAPROXY_IMAGE,
     LABEL,
+    MISSING_CERTIFICATE,
     SERVICE,
     TARGET,
     ProxyStack,
@@ -32,17 +33,6 @@ from swarm_cluster import (
 from nginxgen.docker.swarm_rollout import deploy_to_service
 
 pytestmark = pytest.mark.nginx
-
-TLS_ENVIRONMENT = """\
-domains: [secure.example.test]
-tls:
-  certificate: /etc/letsencrypt/live/secure.example.test/fullchain.pem
-  certificate_key: /etc/letsencrypt/live/secure.example.test/privkey.pem
-services:
-  app: {host: nginxgen-backend, port: 3000}
-routes:
-  - {path: /, service: app}
-"""
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +99,7 @@ def test_a_missing_certificate_is_refused_before_any_task_changes(proxy: ProxySt
     tasks = proxy.task_ids()
     version = proxy.cluster.manager.client.services.get(SERVICE).version
     secure = proxy.project / "environments" / "secure.yaml"
-    secure.write_text(TLS_ENVIRONMENT, encoding="utf-8")
+    secure.write_text(MISSING_CERTIFICATE, encoding="utf-8")
     try:
         with proxy.load() as load:
             result = proxy.cli("deploy", "--swarm-service", SERVICE)

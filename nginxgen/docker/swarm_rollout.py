@@ -36,6 +36,7 @@ from docker.errors import APIError, NotFound
 from nginxgen.core.errors import EnvironmentUnavailable
 from nginxgen.core.facts import CONF_D, conf_d_name
 from nginxgen.docker.live import Refused
+from nginxgen.docker.swarm import get_service
 from nginxgen.docker.swarm_objects import (
     SERVICE_LABEL,
     STACK_LABEL,
@@ -154,15 +155,7 @@ def uses_config(client: DockerClient, service: str, target: str) -> bool:
 
 
 def read_service(client: DockerClient, service: str, target: str) -> ServiceView:
-    try:
-        found: Any = client.services.get(service)  # type: ignore[no-untyped-call]
-    except NotFound:
-        raise EnvironmentUnavailable(
-            f"no swarm service named {service!r} (`docker service ls`; `docker stack deploy` "
-            "names them <stack>_<service>)"
-        ) from None
-    except APIError as error:
-        raise EnvironmentUnavailable(f"service {service!r}: {error.explanation}") from error
+    found = get_service(client, service)
     attrs = found.attrs
     return ServiceView(
         str(found.id),
@@ -367,7 +360,7 @@ def _nginx_errors(client: DockerClient, view: ServiceView, task: str) -> list[st
                 view.id, details=True, stdout=True, stderr=True, tail="200"
             ):
                 chunks.append(bytes(chunk))
-        except APIError:
+        except Exception:  # noqa: BLE001 - best effort: a broken stream (ProtocolError) too
             return
 
     reader = threading.Thread(target=read, daemon=True)
