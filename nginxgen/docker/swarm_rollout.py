@@ -302,13 +302,12 @@ def node_states(client: DockerClient, view: ServiceView) -> list[NodeState]:
 
 
 def current_per_node(states: list[NodeState]) -> dict[str, NodeState]:
-    """Each node's newest task meant to run (or, failing that, its newest task)."""
+    """Each node's newest task meant to run; nodes with none (drained, left, or only history)
+    are not the service's now."""
     chosen: dict[str, NodeState] = {}
     for state in states:
         if state.desired_state in {"running", "ready"} and state.node not in chosen:
             chosen[state.node] = state
-    for state in states:
-        chosen.setdefault(state.node, state)
     return dict(sorted(chosen.items()))
 
 
