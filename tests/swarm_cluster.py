@@ -454,6 +454,13 @@ def deploy_proxy_stack(cluster: SwarmCluster, project: Path) -> ProxyStack:
         timeout=180,
     )
     _, proxy.haproxy_port = start_haproxy(cluster, documented_haproxy_config())
+    # A task serves before Swarm marks it running (its health check passed): wait for both.
+    _wait_until(
+        "every node's task running and healthy",
+        proxy.status,
+        lambda status: status.ok and len(status.nodes) == NODE_COUNT,
+        timeout=120,
+    )
     _wait_until(
         "HAProxy answering",
         lambda: get("127.0.0.1", proxy.haproxy_port, DOMAIN)[0],
