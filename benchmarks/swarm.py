@@ -12,6 +12,16 @@ and every failed request (not 200, or no answer within 3 s) is counted. Figures 
 never asserted. Everything is built with the Docker SDK; load goes to 127.0.0.1 only.
 
     python -m benchmarks.swarm [--updates 3] [--image nginxgen-test/nginx:official-layout]
+
+With `--nodes 3`, the proxy itself on a real three-node swarm (Docker-in-Docker, the tests'
+`tests/swarm_cluster.py`), deployed from `nginxgen stack`, behind HAProxy with the configuration
+in docs/swarm.md, 15 requests a second through HAProxy (a new connection each) and 15 a second
+to node0 directly, while `nginxgen deploy --swarm-service` rolls out config changes (`--changes
+N`), refuses a config whose certificate is missing, and has Swarm roll back a config that never
+becomes healthy. Figures: time to converge on every node, failed requests through HAProxy, how
+long node0 refused when asked directly.
+
+    python -m benchmarks.swarm --nodes 3 [--changes 2]
 """
 
 from __future__ import annotations
@@ -279,11 +289,103 @@ def measure(client: Any, image: str, directory: Path, updates: int) -> str:
                 time.sleep(1)
 
 
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+RATE = 15.0
+
+
+def measure_nodes(changes: int) -> str:
+    """The multi-node figures (see the module's docstring)."""
+    # The three-node swarm is built by the module its tests use; one definition of it.
+    sys.path.insert(0, str(TESTS))
+    from swarm_cluster import (  # noqa: PLC0415
+        DOMAIN,
+        MISSING_CERTIFICATE,
+        PROXY_IMAGE,
+        SERVICE,
+        TARGET,
+        SteadyLoad,
+        SwarmCluster,
+        deploy_proxy_stack,
+    )
+
+    from nginxgen.docker.swarm_rollout import deploy_to_service
+
+    started = time.monotonic()
+    cluster = SwarmCluster(docker_client())
+    lines = []
+    try:
+        cluster.start([PROXY_IMAGE])
+        lines.append(f"three nodes up and in one swarm: {time.monotonic() - started:.1f} s")
+        with tempfile.TemporaryDirectory(prefix="nginxgen-nodes-") as temporary:
+            started = time.monotonic()
+            proxy = deploy_proxy_stack(cluster, Path(temporary))
+            lines.append(f"proxy stack serving on 3 nodes: {time.monotonic() - started:.1f} s")
+            node0 = cluster.nodes[0].address
+
+            def run(what: str, action: Callable[[], bool]) -> None:
+                through = SteadyLoad("127.0.0.1", proxy.haproxy_port, DOMAIN, RATE)
+                direct = SteadyLoad(node0, 80, DOMAIN, RATE)
+                began = time.monotonic()
+                with through, direct:
+                    ok = action()
+                lines.append(
+                    f"{what}: {'ok' if ok else 'not deployed'} in {time.monotonic() - began:.1f} s;"
+                    f" through HAProxy {through.total} requests, {through.failed} failed;"
+                    f" node0 directly {direct.failed} failed over {direct.failing_seconds:.2f} s"
+                )
+
+            for change in range(changes):
+                proxy.write(f"change-{change}")
+                run(
+                    f"config change {change + 1}",
+                    lambda: proxy.cli("deploy", "--swarm-service", SERVICE).exit_code == 0,
+                )
+            secure = Path(temporary) / "environments" / "secure.yaml"
+            secure.write_text(MISSING_CERTIFICATE, encoding="utf-8")
+            run(
+                "missing certificate (refused)",
+                lambda: proxy.cli("deploy", "--swarm-service", SERVICE).exit_code == 0,
+            )
+            secure.unlink()
+            live = (Path(temporary) / "out" / "proxy.conf").read_text(encoding="utf-8")
+            unhealthy = live.replace(f"server_name {DOMAIN}", "server_name elsewhere.test")
+            run(
+                "never healthy (rolled back by Swarm)",
+                lambda: (
+                    deploy_to_service(
+                        cluster.manager.client,
+                        SERVICE,
+                        unhealthy,
+                        target=TARGET,
+                        keep=10,
+                        say=lambda _: None,
+                    ).ok
+                ),
+            )
+            lines.append(f"after all: {proxy.status().lines()[-1]}")
+    finally:
+        problems = cluster.close()
+        if problems:
+            lines.append(f"could not remove: {'; '.join(problems)}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--image", default=DEFAULT_IMAGE)
     parser.add_argument("--updates", type=int, default=3)
+    parser.add_argument("--nodes", type=int, choices=(1, 3), default=1)
+    parser.add_argument("--changes", type=int, default=2)
     options = parser.parse_args(argv)
+    if options.nodes == 3:
+        if not 1 <= options.changes <= 5:
+            parser.error("--changes must be 1..5")
+        try:
+            print(measure_nodes(options.changes))
+        except (BenchmarkError, DockerException, TimeoutError) as error:
+            print(f"swarm benchmark could not run: {error}", file=sys.stderr)
+            return 1
+        return 0
     if not 1 <= options.updates <= 10:
         parser.error("--updates must be 1..10 (the run stays bounded)")
     try:

@@ -20,7 +20,7 @@ from nginxgen.commands.project import (
     outcome_report,
     probe_targets,
 )
-from nginxgen.commands.result import EXIT_FINDINGS, Report
+from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report
 from nginxgen.docker.acme import Certbot
 from nginxgen.docker.deploy_flow import (
     Outcome,
@@ -38,6 +38,7 @@ from nginxgen.docker.issuance import deploy_with_certificates, missing_orders
 from nginxgen.docker.live import LiveLayout, Refused
 from nginxgen.docker.proxy import ProxyContainer, connect
 from nginxgen.docker.selection import BySwarmService, ProxySelection
+from nginxgen.docker.swarm_rollout import config_target, deploy_to_service, uses_config
 from nginxgen.generation.models import Settings
 from nginxgen.generation.pipeline import Generated, generate
 
@@ -133,6 +134,21 @@ def deploy(
     generated = generate(project.directory, project.settings)
     transcript = Transcript()
     try:
+        if isinstance(selection, BySwarmService):
+            # A service that mounts its config as a Swarm config (the stack `nginxgen stack`
+            # prints): the rollout is Swarm's, on every node (docs/swarm.md).
+            client, target = connect(), config_target(project.settings.output)
+            if uses_config(client, selection.service, target):
+                swarm = deploy_to_service(
+                    client,
+                    selection.service,
+                    generated.text,
+                    target=target,
+                    keep=keep,
+                    say=transcript.say,
+                    dry_run=dry_run,
+                )
+                return Report(EXIT_OK if swarm.ok else EXIT_FINDINGS, transcript.text)
         progress("finding the proxy…")
         proxies = find_proxies(selection)
         if isinstance(selection, BySwarmService):

@@ -4,7 +4,8 @@ The deploy flow of the live-proxy system (`docker/deploy_flow.py`: tested inside
 swapped, reloaded, verified; the previous file restored if the reload does not take), with a
 kept version as the candidate. Without `--to`, the newest kept version that is not live now.
 Sites are not probed: the environments of an old version may no longer be the ones in
-environments/. With `--swarm-service`, every running task of the service on this Docker host.
+environments/. With `--swarm-service`, as `deploy` does it: a kept Swarm config rolled out by
+Swarm, or every running task on this Docker host.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from nginxgen.commands.project import outcome_report
-from nginxgen.commands.result import EXIT_FINDINGS, Report
+from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report
 from nginxgen.core.errors import UsageError
+from nginxgen.core.facts import KEPT_VERSIONS
 from nginxgen.docker.deploy_flow import (
     Progress,
     Transcript,
@@ -24,7 +26,14 @@ from nginxgen.docker.deploy_flow import (
 )
 from nginxgen.docker.live import Refused, rollback_target
 from nginxgen.docker.operations import kept_versions, read_version
-from nginxgen.docker.selection import ProxySelection
+from nginxgen.docker.proxy import connect
+from nginxgen.docker.selection import BySwarmService, ProxySelection
+from nginxgen.docker.swarm_rollout import (
+    config_target,
+    deploy_to_service,
+    rollback_candidate,
+    uses_config,
+)
 from nginxgen.generation.loader import load_settings
 
 
@@ -37,6 +46,22 @@ def rollback(
     settings = load_settings(settings_file)
     transcript = Transcript()
     try:
+        if isinstance(selection, BySwarmService):
+            client, target = connect(), config_target(settings.output)
+            if uses_config(client, selection.service, target):
+                try:
+                    text = rollback_candidate(client, selection.service, target, to)
+                except LookupError as error:
+                    raise UsageError(str(error)) from None
+                swarm = deploy_to_service(
+                    client,
+                    selection.service,
+                    text,
+                    target=target,
+                    keep=KEPT_VERSIONS,
+                    say=transcript.say,
+                )
+                return Report(EXIT_OK if swarm.ok else EXIT_FINDINGS, transcript.text)
         progress("finding the proxy…")
         proxies = find_proxies(selection)
         first = proxies[0]

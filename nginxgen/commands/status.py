@@ -37,8 +37,9 @@ from nginxgen.docker.live import (
     version_of,
 )
 from nginxgen.docker.operations import answers, kept_versions, resolve
-from nginxgen.docker.proxy import ProxyContainer
+from nginxgen.docker.proxy import ProxyContainer, connect
 from nginxgen.docker.selection import BySwarmService, ProxySelection
+from nginxgen.docker.swarm_rollout import config_target, service_status, uses_config
 from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.models import Settings, effective_strategy
 from nginxgen.generation.naming import reached_host
@@ -380,6 +381,16 @@ def status(
 ) -> Report:
     if output_format is StatusFormat.openmetrics:  # docs/metrics.md
         return _openmetrics(selection, environments, settings_file)
+    if isinstance(selection, BySwarmService):
+        # A service with its config as a Swarm config: each node's task, through the manager.
+        project = open_project(settings_file, environments)
+        client, target = connect(), config_target(project.settings.output)
+        if uses_config(client, selection.service, target):
+            swarm = service_status(client, selection.service, target)
+            exit_code = EXIT_OK if swarm.ok else EXIT_FINDINGS
+            if output_format is StatusFormat.json:
+                return json_report(swarm.document(), exit_code)
+            return Report(exit_code, "".join(f"{line}\n" for line in swarm.lines()))
     try:
         result = status_result(selection, environments, settings_file, now, progress)
     except Refused as refused:

@@ -19,6 +19,19 @@ from nginxgen.docker.proxy import ProxyContainer
 SWARM_SERVICE_LABEL = "com.docker.swarm.service.name"
 
 
+def get_service(client: DockerClient, service: str) -> Any:
+    """The SDK's model of Swarm service `service`; `EnvironmentUnavailable` saying why not."""
+    try:
+        return client.services.get(service)  # type: ignore[no-untyped-call]
+    except NotFound:
+        raise EnvironmentUnavailable(
+            f"no swarm service named {service!r} (`docker service ls`; `docker stack deploy` "
+            "names them <stack>_<service>)"
+        ) from None
+    except APIError as error:
+        raise EnvironmentUnavailable(f"service {service!r}: {error.explanation}") from error
+
+
 def service_task(task: dict[str, Any]) -> ServiceTask:
     status = task.get("Status") or {}
     container = (status.get("ContainerStatus") or {}).get("ContainerID")
@@ -43,14 +56,9 @@ def find_service_tasks(client: DockerClient, service: str) -> list[ProxyContaine
             "this Docker host is a swarm worker: only a manager lists a service's tasks, so "
             f"nginxgen cannot tell whether all of {service}'s tasks are here. " + SUPPORTED_SWARM
         )
+    found = get_service(client, service)
     try:
-        found: Any = client.services.get(service)  # type: ignore[no-untyped-call]
         tasks = found.tasks()
-    except NotFound:
-        raise EnvironmentUnavailable(
-            f"no swarm service named {service!r} (`docker service ls`; `docker stack deploy` "
-            "names them <stack>_<service>)"
-        ) from None
     except APIError as error:
         raise EnvironmentUnavailable(
             f"cannot list the tasks of service {service!r}: {error.explanation}"
