@@ -41,7 +41,8 @@ from nginx_fixtures import (
     wait_for,
 )
 
-from nginxgen.generation.loader import load_environments, load_settings
+from nginxgen.generation.loader import LoadedEnvironment, load_environments, load_settings, validate
+from nginxgen.generation.models import Environment, Settings
 from nginxgen.generation.pipeline import generate_from
 from nginxgen.nginx.placeholder_certs import find_tls_files, placeholder_files
 
@@ -855,3 +856,36 @@ def test_the_cases_cover_every_nginx_family() -> None:
     for case in found:
         settings = load_settings(CASES / case / "nginxgen.yaml")
         assert case == f"features-{settings.nginx_version}"
+
+
+# 60 characters: past the 46 that fit nginx's default server_names_hash_bucket_size (64).
+LONG_NAME = f"{'a' * 40}.{'b' * 14}.test"
+
+
+def test_a_server_name_too_long_for_the_default_bucket_starts_and_answers(
+    docker_stack: DockerStack,
+) -> None:
+    assert len(LONG_NAME) == 60
+    document = f"""\
+domains: [{LONG_NAME}]
+tls: false
+services:
+  app: {{host: long-name-app, port: 3000}}
+routes:
+  - {{path: /, service: app}}
+"""
+    model, source = validate(Environment, document, "environments/long.yaml")
+    settings = Settings(nginx_version="1.22")
+    generated = generate_from([LoadedEnvironment("long", model, source)], settings)
+    assert "\nserver_names_hash_bucket_size 128;\n" in generated.text
+    start_echo_service(docker_stack, "long-name-app")
+    docker_stack.start_nginx("nginxgen-test/nginx:bookworm", {CONF_D_FILE: generated.text.encode()})
+    response = wait_for(
+        "nginx 1.22 with a 60-character server name answering",
+        lambda: send_request(docker_stack.port("nginx", 80), LONG_NAME),
+        lambda response: response.status == 200,
+        STARTUP_SECONDS,
+    )
+    assert echoed(response)["host"] == LONG_NAME
+    logs = docker_stack.logs("nginx")
+    assert "[emerg]" not in logs, logs

@@ -214,3 +214,39 @@ def test_two_fallbacks_that_would_share_an_address_get_distinct_ones(
     assert len(listens) == 2
     assert len(set(listens)) == 2
     assert "127.1.1.1:80" in listens
+
+
+def _name(length: int) -> str:
+    """A domain name of `length` characters, in labels of at most 40."""
+    labels, rest = [], length - len(".test")
+    while rest > 41:
+        labels.append("a" * 40)
+        rest -= 41
+    name = ".".join([*labels, "a" * rest]) + ".test"
+    assert len(name) == length
+    return name
+
+
+def test_server_names_fitting_nginxs_default_bucket_set_no_size() -> None:
+    plan = plan_of(simple("production", _name(46)), simple("staging", "s.test"))
+    assert plan.server_names_hash_bucket_size is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "size"),
+    [
+        ("", 128),  # the domain itself: 60 bytes
+        (f"redirect_domains: [{_name(111)}]", 256),
+        (f"redirect_domains: ['*.{_name(109)}']", 256),  # a wildcard counts as written
+    ],
+)
+def test_the_longest_server_name_sizes_the_bucket(extra: str, size: int) -> None:
+    environment = simple("production", _name(60), extra)
+    plan = plan_of(environment, simple("staging", "s.test"))
+    assert plan.server_names_hash_bucket_size == size
+
+
+def test_a_raw_server_names_bucket_size_is_the_settings_own() -> None:
+    settings = Settings(raw=["server_names_hash_bucket_size 512"])
+    plan = plan_of(simple("production", _name(60)), settings=settings)
+    assert plan.server_names_hash_bucket_size is None

@@ -35,6 +35,22 @@ UNKNOWN_NAME = "unknown-host.nginxgen.invalid"
 # rounded up to 8, plus an 8-byte end mark, so a longer name stops nginx from starting ("could
 # not build variables_hash"). Measured with nginx 1.22: 46 starts, 47 does not.
 MAX_VARIABLE_NAME_BYTES = 46
+# nginx's default size of every `*_hash_bucket_size`: the CPU's cache line.
+HASH_BUCKET_BYTES = 64
+
+
+def hash_bucket_size(longest_name: int) -> int | None:
+    """The `*_hash_bucket_size` a hash needs to hold a name of `longest_name` bytes: None when
+    the default (64) holds it, else the smallest power of two that does (nginx rounds the size
+    up to a multiple of the cache line anyway). A name takes 8 + its length + 2 rounded up to 8,
+    plus the bucket's 8-byte end mark: 46 bytes fit in 64, 47 need 128, 111 need 256."""
+    needed = (8 + longest_name + 2 + 7) // 8 * 8 + 8
+    if needed <= HASH_BUCKET_BYTES:
+        return None
+    size = HASH_BUCKET_BYTES
+    while size < needed:
+        size *= 2
+    return size
 
 
 def proxy_image(configured: str | None, nginx_version: str) -> str:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Collection, Sequence
 
 from nginxgen.core.errors import ConfigError, Problem
-from nginxgen.core.facts import DOCKER_RESOLVER
+from nginxgen.core.facts import DOCKER_RESOLVER, hash_bucket_size
 from nginxgen.core.versions import (
     ADD_HEADER_INHERIT,
     HTTP2_DIRECTIVE,
@@ -73,6 +73,7 @@ from nginxgen.generation.plan_types import (
 )
 from nginxgen.generation.rules import check_environments
 from nginxgen.generation.sections import Timeouts
+from nginxgen.nginx.directives import raw_name
 
 
 def source_name(environment: LoadedEnvironment) -> str:
@@ -251,6 +252,7 @@ def build_plan(
         raw=tuple(settings.raw),
         real_ip=_real_ip(settings),
         metrics=metrics_plan(settings.metrics),
+        server_names_hash_bucket_size=_server_names_bucket(planned, settings),
     )
 
 
@@ -265,6 +267,15 @@ def _default_servers(
         settings.default_server and 80 not in taken,
         settings.default_server and https and 443 not in taken,
     )
+
+
+def _server_names_bucket(environments: Sequence[EnvironmentPlan], settings: Settings) -> int | None:
+    """The bucket size the longest `server_name` the output declares needs (wildcards counted
+    as written: nginx stores them shorter); none when nginxgen.yaml's `raw` sets its own."""
+    if any(raw_name(text) == "server_names_hash_bucket_size" for text in settings.raw):
+        return None
+    names = [name for env in environments for name in (*env.domains, *env.redirect_names)]
+    return hash_bucket_size(max((len(name.encode()) for name in names), default=0))
 
 
 def _real_ip(settings: Settings) -> RealIpPlan | None:

@@ -329,3 +329,5 @@ class Plan:
     raw: tuple[str, ...] = ()
     real_ip: RealIpPlan | None = None
     metrics: MetricsPlan | None = None
+    # Set when the longest server name does not fit nginx's default bucket (`hash_bucket_size`).
+    server_names_hash_bucket_size: int | None = None
