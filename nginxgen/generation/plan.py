@@ -63,11 +63,15 @@ from nginxgen.generation.plan_tls import (
     tls_plan,
 )
 from nginxgen.generation.plan_types import (
+    CorsPlan,
     EnvironmentPlan,
     ErrorPage,
     Listen,
+    Location,
+    MaintenancePlan,
     PendingPlan,
     Plan,
+    RateLimitPlan,
     RealIpPlan,
     Resolver,
 )
@@ -209,15 +213,9 @@ def build_plan(
         raise ConfigError(problems)
     default_http, default_https = _default_servers(ordered, settings)
     default_quic = default_https and any(env.model.http3 for env in ordered)
-    planned = distinct_fallbacks(
-        _pending(planned) if environment.name in pending else planned
-        for environment, quic in zip(ordered, _quic_parameters(ordered, default_quic), strict=True)
-        for planned in (_plan_environment(environment, settings, quic),)
-    )
+    planned = _planned_environments(ordered, settings, pending, default_quic)
     locations = [location for env in planned for location in env.locations]
-    websocket = any(location.proxy and location.proxy.websocket for location in locations)
-    http2_directive = at_least(settings.nginx_version, HTTP2_DIRECTIVE)
-    listen = Listen(http2_directive, "ssl" if http2_directive else "ssl http2", settings.ipv6)
+    listen = _listen(settings)
     return Plan(
         sources=tuple(env.source for env in planned),
         nginx_version=settings.nginx_version,
@@ -233,27 +231,69 @@ def build_plan(
         default_https=default_https,
         https_protocols=https_protocols(planned),
         https_ciphers=https_ciphers(ordered),
-        connection_upgrade_variable=CONNECTION_UPGRADE_VARIABLE if websocket else None,
-        rate_limits=tuple(location.rate_limit for location in locations if location.rate_limit),
+        connection_upgrade_variable=_connection_upgrade_variable(locations),
+        rate_limits=_rate_limits(locations),
         environments=planned,
         warnings=tuple(profile_warnings(ordered, settings)) + tuple(_host_warnings(ordered)),
-        json_log_format=(
-            JSON_LOG_FORMAT
-            if any(env.access_log and env.access_log.format == JSON_LOG_FORMAT for env in planned)
-            else None
-        ),
-        maintenance_geos=tuple(
-            env.maintenance for env in planned if env.maintenance and env.maintenance.variable
-        ),
-        cors_maps=tuple(
-            location.cors for location in locations if location.cors and location.cors.variable
-        ),
+        json_log_format=_json_log_format(planned),
+        maintenance_geos=_maintenance_geos(planned),
+        cors_maps=_cors_maps(locations),
         default_quic=default_quic,
         raw=tuple(settings.raw),
         real_ip=_real_ip(settings),
         metrics=metrics_plan(settings.metrics),
         server_names_hash_bucket_size=_server_names_bucket(planned, settings),
     )
+
+
+def _planned_environments(
+    ordered: Sequence[LoadedEnvironment],
+    settings: Settings,
+    pending: Collection[str],
+    default_quic: bool,
+) -> tuple[EnvironmentPlan, ...]:
+    """Each environment's plan, in the given order; those in `pending` wait for their
+    certificate."""
+    return distinct_fallbacks(
+        _pending(planned) if environment.name in pending else planned
+        for environment, quic in zip(ordered, _quic_parameters(ordered, default_quic), strict=True)
+        for planned in (_plan_environment(environment, settings, quic),)
+    )
+
+
+def _listen(settings: Settings) -> Listen:
+    """From nginx 1.25.1 HTTP/2 is its own directive; before, a parameter of `listen`."""
+    http2_directive = at_least(settings.nginx_version, HTTP2_DIRECTIVE)
+    return Listen(http2_directive, "ssl" if http2_directive else "ssl http2", settings.ipv6)
+
+
+def _connection_upgrade_variable(locations: Sequence[Location]) -> str | None:
+    """The http-level map of `Connection` is needed once some route proxies WebSockets."""
+    websocket = any(location.proxy and location.proxy.websocket for location in locations)
+    return CONNECTION_UPGRADE_VARIABLE if websocket else None
+
+
+def _rate_limits(locations: Sequence[Location]) -> tuple[RateLimitPlan, ...]:
+    """The http-level `limit_req_zone` of every route with a rate limit."""
+    return tuple(location.rate_limit for location in locations if location.rate_limit)
+
+
+def _maintenance_geos(planned: Sequence[EnvironmentPlan]) -> tuple[MaintenancePlan, ...]:
+    """The http-level `geo` of every maintenance with an allow-list (one with a variable)."""
+    return tuple(env.maintenance for env in planned if env.maintenance and env.maintenance.variable)
+
+
+def _cors_maps(locations: Sequence[Location]) -> tuple[CorsPlan, ...]:
+    """The http-level `map` of every CORS route that echoes listed origins."""
+    return tuple(
+        location.cors for location in locations if location.cors and location.cors.variable
+    )
+
+
+def _json_log_format(planned: Sequence[EnvironmentPlan]) -> str | None:
+    """The http-level JSON `log_format`, once some environment logs in it."""
+    used = any(env.access_log and env.access_log.format == JSON_LOG_FORMAT for env in planned)
+    return JSON_LOG_FORMAT if used else None
 
 
 def _default_servers(
