@@ -63,6 +63,7 @@ from nginxgen.generation.plan_tls import (
     tls_plan,
 )
 from nginxgen.generation.plan_types import (
+    AuthPlan,
     CorsPlan,
     EnvironmentPlan,
     ErrorPage,
@@ -98,10 +99,7 @@ def _plan_environment(
     model = environment.model
     strategy = effective_strategy(model, settings)
     routes = sorted(model.routes, key=route_order)
-    canonical = (model.primary_domain,) if model.redirect_to_primary else tuple(model.domains)
-    aliases = tuple(model.domains[1:]) if model.redirect_to_primary else ()
-    redirect_names = aliases + tuple(model.redirect_domains)
-    scheme = "https" if model.tls.enabled else "http"
+    canonical, redirect_names = _server_names(model)
     proxied = any(route.service for route in routes)
     resolver = _resolver(model, settings)
     merge = at_least(settings.nginx_version, ADD_HEADER_INHERIT)
@@ -112,23 +110,20 @@ def _plan_environment(
     auth = auth_plan(environment.name, "server", model.auth) if model.auth else None
     metrics = settings.metrics is not None and settings.metrics.enabled
     access_log = access_log_plan(model)
-    route_auths = tuple(location.auth for location in locations if location.auth)
     return EnvironmentPlan(
         name=environment.name,
         source=source_name(environment),
         strategy=strategy,
         domains=canonical,
         redirect_names=redirect_names,
-        redirect_target=f"{scheme}://{model.primary_domain}",
+        redirect_target=_primary_url(model),
         tls=tls_plan(model),
         acme_webroot=model.tls.acme_webroot if model.tls.enabled else None,
         response_headers=server_headers(model),
         access=access_plan(model.access, None),
         client_max_body_size=model.client_max_body_size,
         resolver=resolver,
-        timeouts=(
-            timeout_directives(model.timeouts or Timeouts(), settings.timeouts) if proxied else ()
-        ),
+        timeouts=_timeouts(model, settings) if proxied else (),
         failover=FAILOVER if proxied else None,
         error_page=error_page(model) if proxied else None,
         upstreams=upstreams(environment, strategy, settings, resolver),
@@ -138,11 +133,35 @@ def _plan_environment(
         access_log=access_log_beside_metrics(access_log) if metrics else access_log,
         maintenance=maintenance_plan(environment, merge),
         auth=auth,
-        auth_locations=((auth,) if auth else ()) + route_auths,
+        auth_locations=_auth_locations(auth, locations),
         quic=quic,
         merge_headers=merge,
         catch_all=model.catch_all,
         metrics_log_format=metrics_log_format(environment.name) if metrics else None,
+    )
+
+
+def _server_names(model: Environment) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names the environment's server answers, and those that only redirect to the primary
+    domain: with `redirect_to_primary` the other domains too."""
+    if model.redirect_to_primary:
+        return (model.primary_domain,), (*model.domains[1:], *model.redirect_domains)
+    return tuple(model.domains), tuple(model.redirect_domains)
+
+
+def _primary_url(model: Environment) -> str:
+    return f"{'https' if model.tls.enabled else 'http'}://{model.primary_domain}"
+
+
+def _timeouts(model: Environment, settings: Settings) -> tuple[tuple[str, str], ...]:
+    """Each proxy timeout from the environment, else from the settings."""
+    return timeout_directives(model.timeouts or Timeouts(), settings.timeouts)
+
+
+def _auth_locations(auth: AuthPlan | None, locations: Sequence[Location]) -> tuple[AuthPlan, ...]:
+    """Every auth the environment's server needs a location for: its own, then its routes'."""
+    return ((auth,) if auth else ()) + tuple(
+        location.auth for location in locations if location.auth
     )
 
 
