@@ -40,27 +40,39 @@ def raw_duplicates(text: str, environments: Sequence[LoadedEnvironment]) -> list
     bitmasks it merges would change what the plan decided; only list directives (ADDITIVE) add.
     What nginxgen generates is read from the rendered output itself, so this follows every
     template without a list to keep up."""
-    with_raw = [
-        environment
-        for environment in environments
-        if environment.model.raw or any(route.raw for route in environment.model.routes)
-    ]
+    with_raw = [environment for environment in environments if _has_raw(environment)]
     if not with_raw:
         return []
     servers = [d for d in load_text(text, "generated", dump=False).directives if d.block]
-    problems = []
-    for environment in with_raw:
-        model = environment.model
-        for server in servers:
-            names = next((d.args for d in server.block or () if d.name == "server_name"), ())
-            if not names or names[0] != model.domains[0]:
-                continue
-            problems += _duplicated(environment, server.block or (), model.raw, ("raw",))
-            for index, route in enumerate(model.routes):
-                location = _location(server.block or (), route.match, route.path)
-                if location is not None and route.raw:
-                    path = ("routes", index, "raw")
-                    problems += _duplicated(environment, location, route.raw, path)
+    return [
+        problem
+        for environment in with_raw
+        for server in servers
+        if _is_server_of(server, environment)
+        for problem in _server_duplicates(environment, server.block or ())
+    ]
+
+
+def _has_raw(environment: LoadedEnvironment) -> bool:
+    model = environment.model
+    return bool(model.raw) or any(route.raw for route in model.routes)
+
+
+def _is_server_of(server: Directive, environment: LoadedEnvironment) -> bool:
+    """Whether `server` is one of the environment's (its first server_name is the primary
+    domain); the servers of its redirect names start with another name."""
+    names = next((d.args for d in server.block or () if d.name == "server_name"), ())
+    return bool(names) and names[0] == environment.model.domains[0]
+
+
+def _server_duplicates(environment: LoadedEnvironment, block: Sequence[Directive]) -> list[Problem]:
+    """The environment's raw directives, and its routes', that repeat one generated beside them."""
+    model = environment.model
+    problems = _duplicated(environment, block, model.raw, ("raw",))
+    for index, route in enumerate(model.routes):
+        location = _location(block, route.match, route.path)
+        if location is not None and route.raw:
+            problems += _duplicated(environment, location, route.raw, ("routes", index, "raw"))
     return problems
 
 
