@@ -56,20 +56,43 @@ HTTP_FORBIDDEN = frozenset({"set_real_ip_from", "real_ip_header", "real_ip_recur
 def check_raw_directive(text: str, context: str) -> str:
     """Return `text` when it is one simple directive nginx accepts in `context`, else ValueError."""
     _check_characters(text)
+    tokens = _tokens(text)
+    name, *args = _words(text, tokens)
+    _check_owned(text, name, context)
+    _check_word_sizes(text, tokens)
+    _analyze(text, name, args, context)
+    return text
+
+
+# A token of crossplane's lexer: (word, line, quoted).
+Token = tuple[str, int, bool]
+
+
+def _tokens(text: str) -> list[Token]:
     try:
-        tokens = list(_lex_file_object(io.StringIO(f"{text};")))
+        return list(_lex_file_object(io.StringIO(f"{text};")))
     except NgxParserBaseException as error:
         raise ValueError(f"{text!r}: {error.strerror}") from None
+
+
+def _words(text: str, tokens: list[Token]) -> list[str]:
+    """The directive's name and arguments: `tokens` must be words ended by the one `;`."""
     words = [token for token, _, quoted in tokens if quoted or token not in "{};"]
     if len(tokens) != len(words) + 1 or tokens[-1][0] != ";" or tokens[-1][2] or not words:
         raise ValueError(f"{text!r}: give one simple directive without ';', '{{' or '}}'")
-    name, *args = words
-    if name.startswith("#"):
+    if words[0].startswith("#"):
         raise ValueError(f"{text!r}: a comment is not a directive")
+    return words
+
+
+def _check_owned(text: str, name: str, context: str) -> None:
     if name in FORBIDDEN:
         raise ValueError(f"{text!r}: {name} is set by nginxgen and cannot be given raw")
     if context == "http" and name in HTTP_FORBIDDEN:
         raise ValueError(f"{text!r}: {name} is set by real_ip in nginxgen.yaml, not raw")
+
+
+def _check_word_sizes(text: str, tokens: list[Token]) -> None:
     for token, _, quoted in tokens:
         size = len(token.encode("utf-8"))
         limit = MAX_WORD_BYTES - 1 if quoted else MAX_WORD_BYTES
@@ -79,6 +102,10 @@ def check_raw_directive(text: str, context: str) -> str:
                 f"{text[:40]!r}...: a word of {size} bytes is longer than nginx reads "
                 f"({limit} bytes{where})"
             )
+
+
+def _analyze(text: str, name: str, args: list[str], context: str) -> None:
+    """crossplane's verdict: nginx knows the directive, in `context`, with that many arguments."""
     # crossplane formats its messages with `%`: an argument holding `%s` would break that
     # formatting, so it analyses stand-ins (NUL never reaches here) and the message is restored.
     stand_ins = [arg.replace("%", "\0") for arg in args]
@@ -87,7 +114,6 @@ def check_raw_directive(text: str, context: str) -> str:
         analyze("raw", statement, ";", CONTEXTS[context], strict=True)
     except NgxParserBaseException as error:
         raise ValueError(f"{text!r}: {str(error.strerror).replace(chr(0), '%')}") from None
-    return text
 
 
 # Directives nginx reads as lists, each occurrence adding one entry (its array and key-value
