@@ -128,16 +128,41 @@ def _literal(headers: dict[str, str]) -> tuple[Header, ...]:
 
 def _proxy(environment: LoadedEnvironment, route: Route, strategy: str) -> Proxy:
     assert route.service is not None
-    service = environment.model.services[route.service]
-    variable = upstream_variable(environment.name, route.service)
     pooled = strategy == "upstream-resolve"
+    return Proxy(
+        variable=upstream_variable(environment.name, route.service),
+        address=_proxy_address(environment, route.service, pooled),
+        pooled=pooled,
+        websocket=route.websocket,
+        http11=pooled or route.websocket,
+        connection=_connection(route, pooled),
+        headers=_proxy_headers(environment.model, route),
+        strip_prefix=_strip_prefix(route),
+        timeouts=timeout_directives(_route_timeouts(route)),
+        buffering=route.buffering,
+    )
+
+
+def _proxy_address(environment: LoadedEnvironment, name: str, pooled: bool) -> str:
+    """The upstream's name (upstream-resolve), else the service's first address and port."""
     if pooled:
-        address = upstream_name(environment.name, route.service)
-    else:
-        address = f"http://{service.addresses[0]}:{service.port}"
-    connection = f"${CONNECTION_UPGRADE_VARIABLE}" if route.websocket else ("" if pooled else None)
+        return upstream_name(environment.name, name)
+    service = environment.model.services[name]
+    return f"http://{service.addresses[0]}:{service.port}"
+
+
+def _connection(route: Route, pooled: bool) -> str | None:
+    """The websocket map's variable; "" for keepalive to a pool; None: nginx's `close`."""
+    if route.websocket:
+        return f"${CONNECTION_UPGRADE_VARIABLE}"
+    return "" if pooled else None
+
+
+def _proxy_headers(model: Environment, route: Route) -> tuple[Header, ...]:
+    """The request headers to the service, each name once: the client certificate's beat the
+    route's `request_headers`, which beat the features', which beat the standard proxy ones."""
     # The client certificate's verdict is nginx's: neither the client nor request_headers set it.
-    client = client_certificate_headers(environment.model)
+    client = client_certificate_headers(model)
     fixed = {header.name.lower() for header in client}
     extra = (
         tuple(
@@ -147,29 +172,21 @@ def _proxy(environment: LoadedEnvironment, route: Route, strategy: str) -> Proxy
     )
     overridden = {header.name.lower() for header in extra}
     features = tuple(
-        header
-        for header in _feature_headers(environment.model, route)
-        if header.name.lower() not in overridden
+        header for header in _feature_headers(model, route) if header.name.lower() not in overridden
     )
     overridden |= {header.name.lower() for header in features}
     headers = tuple(header for header in _PROXY_HEADERS if header.name.lower() not in overridden)
     if route.websocket:
         headers += (Header("Upgrade", "$http_upgrade"),)
+    return headers + features + extra
+
+
+def _route_timeouts(route: Route) -> Timeouts:
+    """The route's timeouts; a websocket's read timeout is long unless the route sets one."""
     timeouts = route.timeouts or Timeouts()
     if route.websocket and not timeouts.read:
-        timeouts = timeouts.model_copy(update={"read": WEBSOCKET_READ_TIMEOUT})
-    return Proxy(
-        variable=variable,
-        address=address,
-        pooled=pooled,
-        websocket=route.websocket,
-        http11=pooled or route.websocket,
-        connection=connection,
-        headers=headers + features + extra,
-        strip_prefix=_strip_prefix(route),
-        timeouts=timeout_directives(timeouts),
-        buffering=route.buffering,
-    )
+        return timeouts.model_copy(update={"read": WEBSOCKET_READ_TIMEOUT})
+    return timeouts
 
 
 def _strip_prefix(route: Route) -> Rewrite | None:
