@@ -134,6 +134,19 @@ def failure_reason(output: str, directory: str) -> str:
     (challenge answered 404, name not pointing here, rate limit), an unreachable server, or
     certbot's last word."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for reason in (
+        _server_problems(lines),
+        _unreachable(lines, directory),
+        _unexpected_error(lines),
+    ):
+        if reason is not None:
+            return reason
+    meaningful = [line for line in lines if not _ADVICE.match(line)]
+    return _shorten(meaningful[-1]) if meaningful else "certbot failed without a message"
+
+
+def _server_problems(lines: Sequence[str]) -> str | None:
+    """The ACME server's problem per domain: certbot prints `Domain:`, `Type:`, `Detail:`."""
     problems = []
     domain = kind = ""
     for line in lines:
@@ -145,16 +158,22 @@ def failure_reason(output: str, directory: str) -> str:
         elif key == "Detail":
             problems.append(f"{domain}: {kind}: {value.strip()}" if domain else value.strip())
             domain = kind = ""
-    if problems:
-        return "; ".join(problems)
-    if any(_UNREACHABLE.search(line) for line in lines):
-        shown = next(line for line in reversed(lines) if _UNREACHABLE.search(line))
-        return f"the ACME server {directory} is unreachable: {_shorten(shown)}"
+    return "; ".join(problems) if problems else None
+
+
+def _unreachable(lines: Sequence[str], directory: str) -> str | None:
+    shown = next((line for line in reversed(lines) if _UNREACHABLE.search(line)), None)
+    if shown is None:
+        return None
+    return f"the ACME server {directory} is unreachable: {_shorten(shown)}"
+
+
+def _unexpected_error(lines: Sequence[str]) -> str | None:
+    """The line after certbot's "An unexpected error occurred", which names the error."""
     for index, line in enumerate(lines):
         if line.startswith("An unexpected error occurred") and index + 1 < len(lines):
             return _shorten(lines[index + 1])
-    meaningful = [line for line in lines if not _ADVICE.match(line)]
-    return _shorten(meaningful[-1]) if meaningful else "certbot failed without a message"
+    return None
 
 
 def _shorten(line: str, limit: int = 300) -> str:
