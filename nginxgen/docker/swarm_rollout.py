@@ -399,32 +399,73 @@ def follow_rollout(
     reached_running: set[str] = set()
     why = ""
     while True:
-        state, started, message = _update_state(client, view)
-        ours = started != started_before
-        rolled_back = ours and state.startswith("rollback")
-        why = why or (message if rolled_back else "")
-        expected = previous if rolled_back and previous else config
+        update = _Update.read(client, view, started_before)
+        why = why or update.rollback_reason
+        expected = update.expected(config, previous)
         states = node_states(client, view)
-        reached_running |= {task.task for task in states if task.state == "running"}
+        reached_running |= _running_tasks(states)
         per_node = current_per_node(states)
         _stream(per_node, reported, say)
-        if _converged(per_node, nodes, expected) and (not ours or state in FINAL_UPDATE_STATES):
+        if _converged(per_node, nodes, expected) and update.over:
             break
-        if ours and state in {"paused", "rollback_paused"}:
-            say(f"update {state}: {message}")
-            return Outcome(False, list(per_node.values()), config)
-        if time.monotonic() > deadline:
-            say(f"the rollout did not converge within {timeout:g} s (update state {state!r})")
+        if _stopped(update, deadline, timeout, say):
             return Outcome(False, list(per_node.values()), config)
         time.sleep(POLL_SECONDS)
-    outcome = Outcome(not rolled_back, list(per_node.values()), expected)
+    outcome = Outcome(not update.rolled_back, list(per_node.values()), expected)
     for task in outcome.nodes:
         say(task.describe(view.health))
-    if rolled_back:
+    if update.rolled_back:
         say(f"Swarm rolled the update back ({why}); every node is on {expected} again:")
         for line in _failure_reason(client, view, states, config, reached_running):
             say(line)
     return outcome
+
+
+@dataclass(frozen=True)
+class _Update:
+    """The service's update status, as far as it concerns the update this deploy started."""
+
+    state: str
+    message: str
+    # Started by this deploy (a status left from an earlier update is not ours).
+    ours: bool
+
+    @classmethod
+    def read(cls, client: DockerClient, view: ServiceView, started_before: str) -> _Update:
+        state, started, message = _update_state(client, view)
+        return cls(state, message, ours=started != started_before)
+
+    @property
+    def rolled_back(self) -> bool:
+        return self.ours and self.state.startswith("rollback")
+
+    @property
+    def over(self) -> bool:
+        return not self.ours or self.state in FINAL_UPDATE_STATES
+
+    @property
+    def rollback_reason(self) -> str:
+        """Swarm's message, once it rolled our update back (why the new config failed)."""
+        return self.message if self.rolled_back else ""
+
+    def expected(self, config: str, previous: str | None) -> str:
+        """The config every node should end on: the new one, or the previous once rolled back."""
+        return previous if self.rolled_back and previous else config
+
+
+def _running_tasks(states: list[NodeState]) -> set[str]:
+    return {task.task for task in states if task.state == "running"}
+
+
+def _stopped(update: _Update, deadline: float, timeout: float, say: Say) -> bool:
+    """Whether to give up waiting: Swarm paused the update, or the deadline passed."""
+    if update.ours and update.state in {"paused", "rollback_paused"}:
+        say(f"update {update.state}: {update.message}")
+        return True
+    if time.monotonic() > deadline:
+        say(f"the rollout did not converge within {timeout:g} s (update state {update.state!r})")
+        return True
+    return False
 
 
 def deploy_to_service(
