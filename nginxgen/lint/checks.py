@@ -4,7 +4,7 @@ the whole configuration, yielding what is wrong. Rationale and examples: `docs/r
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from nginxgen.core.facts import (
     DOCKER_RESOLVER,
@@ -312,20 +312,12 @@ def check_keepalive_to_swarm_vip(
 ) -> Iterator[Violation]:
     if not facts.docker or scope.context != "upstream" or scope.block is None:
         return
-    seconds = nginx_seconds(directive.args[0]) if directive.args else None
-    if seconds is None or seconds <= SWARM_VIP_IDLE_SECONDS:
+    if not _outlives_swarm_vip(directive):
         return
     block = list(children(scope.block))
     if not any(child.name == "keepalive" for child in block):
         return
-    names = [
-        child.args[0]
-        for child in block
-        if child.name == "server"
-        and child.args
-        and classify(child.args[0], {}).kind == "hostname"
-        and not child.args[0].lower().startswith(SWARM_TASKS_PREFIX)
-    ]
+    names = _possible_vip_names(block)
     if not names:
         return
     upstream = scope.block.args[0] if scope.block.args else "NAME"
@@ -338,3 +330,23 @@ def check_keepalive_to_swarm_vip(
         f"address the tasks (`server {SWARM_TASKS_PREFIX}{names[0]} resolve;`) or set "
         f"`keepalive_timeout {SWARM_VIP_IDLE_SECONDS}s;` or less",
     )
+
+
+def _outlives_swarm_vip(keepalive_timeout: Directive) -> bool:
+    """Whether idle connections are kept longer than IPVS keeps them (malformed: no)."""
+    args = keepalive_timeout.args
+    seconds = nginx_seconds(args[0]) if args else None
+    return seconds is not None and seconds > SWARM_VIP_IDLE_SECONDS
+
+
+def _possible_vip_names(block: Sequence[Directive]) -> list[str]:
+    """The upstream's servers given by a host name other than `tasks.<service>`: a Swarm
+    service's name resolves to its virtual IP."""
+    return [
+        child.args[0]
+        for child in block
+        if child.name == "server"
+        and child.args
+        and classify(child.args[0], {}).kind == "hostname"
+        and not child.args[0].lower().startswith(SWARM_TASKS_PREFIX)
+    ]
