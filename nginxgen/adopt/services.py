@@ -38,25 +38,36 @@ class Services:
         if match["scheme"] != "http":
             self.collector.left(directive, f"nginxgen proxies over http://, not {match['scheme']}")
             return None
+        found = self._target(directive, match)
+        if found is None:
+            return None
+        target, name = found
+        if target not in self.keys:
+            self.keys[target] = self._add(target, name)
+        return self.keys[target]
+
+    def _target(
+        self, directive: Directive, match: re.Match[str]
+    ) -> tuple[UpstreamTarget, str] | None:
+        """What `proxy_pass` reaches, and the name its service key is made of: an upstream
+        block's servers (a URL without port naming one), else the URL's host and port."""
         host = match["host"].lower()
         upstream = self.http.upstreams.get(match["host"])
         if upstream is not None and match["port"] is None:
             target = self._upstream_target(upstream)
             if target is None:
                 return None
-            name = match["host"]
             for one in target.hosts:
-                self.static_names.setdefault(one, f"upstream {name}")
-        else:
-            port = int(match["port"] or 80)
-            if not is_valid(Host, host):
-                self.collector.left(directive, f"{host!r} is not a host name nginxgen accepts")
-                return None
-            target = UpstreamTarget((host,), port)
-            name = host
-            self.static_names.setdefault(host, "proxy_pass")
-        if target in self.keys:
-            return self.keys[target]
+                self.static_names.setdefault(one, f"upstream {match['host']}")
+            return target, match["host"]
+        if not is_valid(Host, host):
+            self.collector.left(directive, f"{host!r} is not a host name nginxgen accepts")
+            return None
+        self.static_names.setdefault(host, "proxy_pass")
+        return UpstreamTarget((host,), int(match["port"] or 80)), host
+
+    def _add(self, target: UpstreamTarget, name: str) -> str:
+        """A new service for `target`, under a key made of `name` that no other service has."""
         key = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-_")[:60] or "app"
         if not is_valid(Name, key):
             key = f"service-{key}"
@@ -68,7 +79,6 @@ class Services:
         )
         service["port"] = target.port
         self.services[key] = service
-        self.keys[target] = key
         return key
 
     def _upstream_target(self, upstream: Directive) -> UpstreamTarget | None:
