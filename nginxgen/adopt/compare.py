@@ -12,7 +12,7 @@ their port: a catch-all with content is viewed under `*`, as `ANY_NAME:port`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 
 from nginxgen.adopt.handlers import parameters
@@ -159,12 +159,10 @@ def _server_view(server: Server, name: str, port: int, level: _HttpLevel) -> Ser
         return result
     sets = _sets(body)
     for location in server.locations:
-        args = location.args
-        modifier, path = (args[0], args[1]) if len(args) == 2 else ("", args[0])
-        if modifier == "@" or path.startswith("@"):
+        matched = _location_match(location.args)
+        if matched is None:
             continue
-        match = _MATCHES.get(modifier, "regex")
-        path = f"(?i){path}" if modifier == "~*" else path
+        match, path = matched
         if match == "regex":
             result.regex_order.append(path)
         inner = block_of(location)
@@ -177,6 +175,16 @@ def _server_view(server: Server, name: str, port: int, level: _HttpLevel) -> Ser
             limit=_limit(inner, level.zones) or _limit(body, level.zones),
         )
     return result
+
+
+def _location_match(args: Sequence[str]) -> tuple[str, str] | None:
+    """A location's match kind and path (a case-insensitive regex marked `(?i)`); None for a
+    named location, which no request reaches directly."""
+    modifier, path = (args[0], args[1]) if len(args) == 2 else ("", args[0])
+    if modifier == "@" or path.startswith("@"):
+        return None
+    match = _MATCHES.get(modifier, "regex")
+    return match, f"(?i){path}" if modifier == "~*" else path
 
 
 def _sets(directives: list[Directive]) -> dict[str, str]:
