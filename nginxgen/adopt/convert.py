@@ -9,6 +9,7 @@ whose directives are read by the tables of `handlers`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,25 +110,53 @@ def environment_name(domain: str, used: set[str]) -> str:
 def _http_directive(
     directive: Directive, config: ParsedConfig, http: HttpLevel, collector: Collector
 ) -> None:
-    name = directive.name
-    if name == "upstream" and directive.args:
-        http.upstreams[directive.args[0]] = directive
-    elif name == "limit_req_zone":
-        zone = next((a for a in directive.args if a.startswith("zone=")), "zone=")
-        http.zones[zone[5:].split(":")[0]] = directive
-    elif name == "resolver":
-        valid = next((a[6:] for a in directive.args if a.startswith("valid=")), None)
-        if valid and is_valid(Duration, valid):
-            http.resolver_valid = valid
-        collector.note(directive, "nginxgen uses Docker's DNS (127.0.0.11) for every service")
-    elif name == "map" and _is_websocket_map(directive):
-        collector.note(directive, "websocket map: nginxgen defines its own for websocket routes")
-    elif _in_nginx_conf(directive, config):
+    handler = _HTTP_HANDLERS.get(directive.name)
+    if handler is not None and handler(directive, http, collector):
+        return
+    if _in_nginx_conf(directive, config):
         collector.add(directive, "main config", "http level of nginx.conf: stays in force there")
-    elif name in REAL_IP_DIRECTIVES:
+    elif directive.name in REAL_IP_DIRECTIVES:
         http.real_ip.append(directive)
     else:
         _http_raw(directive, http, collector)
+
+
+# The http-level directives conversion reads itself, wherever they are: each handler says
+# whether it took the directive (else it is kept in nginx.conf, real_ip, or raw).
+def _upstream(directive: Directive, http: HttpLevel, collector: Collector) -> bool:
+    if not directive.args:
+        return False
+    http.upstreams[directive.args[0]] = directive
+    return True
+
+
+def _limit_req_zone(directive: Directive, http: HttpLevel, collector: Collector) -> bool:
+    zone = next((a for a in directive.args if a.startswith("zone=")), "zone=")
+    http.zones[zone[5:].split(":")[0]] = directive
+    return True
+
+
+def _resolver(directive: Directive, http: HttpLevel, collector: Collector) -> bool:
+    valid = next((a[6:] for a in directive.args if a.startswith("valid=")), None)
+    if valid and is_valid(Duration, valid):
+        http.resolver_valid = valid
+    collector.note(directive, "nginxgen uses Docker's DNS (127.0.0.11) for every service")
+    return True
+
+
+def _map(directive: Directive, http: HttpLevel, collector: Collector) -> bool:
+    if not _is_websocket_map(directive):
+        return False
+    collector.note(directive, "websocket map: nginxgen defines its own for websocket routes")
+    return True
+
+
+_HTTP_HANDLERS: dict[str, Callable[[Directive, HttpLevel, Collector], bool]] = {
+    "upstream": _upstream,
+    "limit_req_zone": _limit_req_zone,
+    "resolver": _resolver,
+    "map": _map,
+}
 
 
 def _in_nginx_conf(directive: Directive, config: ParsedConfig) -> bool:
