@@ -95,8 +95,8 @@ def read_server(directive: Directive) -> Server:
         if child.name == "server_name":
             names.extend(name.lower() for name in child.args)
         elif child.name == "listen":
-            port = _listen_port(child.args[0]) if child.args else None
-            if port is None:
+            listen = _listen(child)
+            if listen is None:
                 findings.append(
                     Finding(
                         child.file,
@@ -107,30 +107,46 @@ def read_server(directive: Directive) -> Server:
                     )
                 )
                 continue
+            port, ssl, is_default = listen
             ports.add(port)
-            if "ssl" in child.args[1:]:
+            if ssl:
                 ssl_ports.add(port)
-            default = default or "default_server" in child.args[1:] or "default" in child.args[1:]
+            default = default or is_default
         elif child.name == "location":
             locations.append(child)
         elif child.name == "ssl" and child.args == ("on",):
             http2_directive_ssl = True
         else:
             body.append(child)
-    if http2_directive_ssl:
-        ssl_ports |= ports - {80}
-    if not ports:
-        ports.add(80)  # nginx's default: listen *:80 (for root, 8000 otherwise)
+    listened, tls = _ports(ports, ssl_ports, http2_directive_ssl)
     return Server(
         directive,
         tuple(dict.fromkeys(names)),
-        frozenset(ports),
-        frozenset(ssl_ports),
+        listened,
+        tls,
         default,
         tuple(body),
         tuple(locations),
         tuple(findings),
     )
+
+
+def _ports(
+    ports: set[int], ssl_ports: set[int], ssl_on: bool
+) -> tuple[frozenset[int], frozenset[int]]:
+    """The ports a server listens on, and those with TLS: `ssl on` makes every one but 80 TLS;
+    without `listen`, nginx listens on 80 (for root; 8000 otherwise)."""
+    tls = ssl_ports | (ports - {80}) if ssl_on else ssl_ports
+    return frozenset(ports or {80}), frozenset(tls)
+
+
+def _listen(listen: Directive) -> tuple[int, bool, bool] | None:
+    """A `listen`'s TCP port, whether it is TLS, whether the default server; None: not TCP."""
+    port = _listen_port(listen.args[0]) if listen.args else None
+    if port is None:
+        return None
+    parameters = listen.args[1:]
+    return port, "ssl" in parameters, "default_server" in parameters or "default" in parameters
 
 
 def _listen_port(address: str) -> int | None:
