@@ -226,32 +226,41 @@ class SiteConverter:
             data["websocket"] = True
         if route.connection and not route.upgrade:
             self.collector.note(location, "Connection header without Upgrade: not kept")
-        if route.proxy_uri in (None, data["path"]):
-            pass  # the path goes on as requested
-        elif route.proxy_uri == "/" and data.get("match") is None and data["path"].endswith("/"):
-            data["strip_prefix"] = True
-        else:
-            self.collector.left(
-                location,
-                f"proxy_pass replaces the path with {route.proxy_uri!r}; nginxgen can only "
-                "pass it on or strip a prefix (`strip_prefix`)",
-            )
+        self._proxy_uri(route, data)
         timeouts = {**server.timeouts, **route.timeouts}
         if timeouts:
             data["timeouts"] = timeouts
         buffering = route.buffering if route.buffering is not None else server.buffering
         if buffering is False:
             data["buffering"] = False
-        sent = route if route.own_request_headers else server
+        self._request_headers(route, data)
+
+    def _proxy_uri(self, route: RouteDraft, data: dict[str, Any]) -> None:
+        """The URI of `proxy_pass`: none (or the location's own path) passes the path on, `/`
+        on a prefix ending in `/` strips it; nginxgen has no other rewrite."""
+        if route.proxy_uri in (None, data["path"]):
+            return
+        if route.proxy_uri == "/" and data.get("match") is None and data["path"].endswith("/"):
+            data["strip_prefix"] = True
+            return
+        self.collector.left(
+            route.directive,
+            f"proxy_pass replaces the path with {route.proxy_uri!r}; nginxgen can only "
+            "pass it on or strip a prefix (`strip_prefix`)",
+        )
+
+    def _request_headers(self, route: RouteDraft, data: dict[str, Any]) -> None:
+        """The headers sent to the service: the location's own `proxy_set_header`s, if it has
+        any, else the server's (nginx inherits them only into a location without)."""
+        sent = route if route.own_request_headers else self.server
         if sent.host_header is None:
             self.collector.note(
-                location,
+                route.directive,
                 "the service now receives the client's Host ($host); without "
                 "proxy_set_header Host the original sent the proxy_pass host",
             )
-        headers = route.request_headers if route.own_request_headers else server.request_headers
-        if headers:
-            data["request_headers"] = headers
+        if sent.request_headers:
+            data["request_headers"] = sent.request_headers
 
     def _static(self, route: RouteDraft, data: dict[str, Any]) -> bool:
         """Files served by nginx: False (and listed) when the location has no root either."""
