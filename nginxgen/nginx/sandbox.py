@@ -433,14 +433,7 @@ class Sandbox:
             options["entrypoint"] = list(entrypoint)
         if command is not None:
             options["command"] = list(command)
-        if self.network:
-            options["network"] = self.network
-            endpoint = self.client.api.create_endpoint_config(
-                aliases=list(aliases) or None, ipv4_address=address
-            )
-            options["networking_config"] = {self.network: endpoint}
-        else:
-            options["network_disabled"] = True
+        options |= self._network_options(aliases, address)
         # Registered before it exists, so an interrupted creation is cleaned up too.
         self._containers.append(full_name)
         created = self.client.containers.create(image, **options)  # type: ignore[arg-type]
@@ -450,6 +443,15 @@ class Sandbox:
             self.client.api.connect_container_to_network(full_name, network)
         created.start()
         return container
+
+    def _network_options(self, aliases: Sequence[str], address: str | None) -> dict[str, object]:
+        """On the sandbox's network as `aliases` (at `address`); no network if it has none."""
+        if not self.network:
+            return {"network_disabled": True}
+        endpoint = self.client.api.create_endpoint_config(
+            aliases=list(aliases) or None, ipv4_address=address
+        )
+        return {"network": self.network, "networking_config": {self.network: endpoint}}
 
     def start_nginx(
         self,
