@@ -237,6 +237,16 @@ def _document(
 def _text(
     imported: Imported, into: Path, written: list[Path], dry_run: bool, verification: Any
 ) -> str:
+    out = _file_lines(imported, into, dry_run) + _finding_lines(imported)
+    out += _comparison_lines(imported)
+    if verification is not None:
+        out += ["", *verification.lines()]
+    out += ["", _verdict(imported)]
+    return "\n".join(out) + "\n"
+
+
+def _file_lines(imported: Imported, into: Path, dry_run: bool) -> list[str]:
+    """What was written, or (dry run) each file's text."""
     out: list[str] = []
     for file in imported.files:
         target = into / file.path
@@ -244,26 +254,36 @@ def _text(
             out += [f"--- {target} (would write)", file.text.rstrip("\n"), ""]
         else:
             out.append(f"wrote {target}")
-    findings = imported.conversion.findings
+    return out
+
+
+def _finding_lines(imported: Imported) -> list[str]:
+    """The conversion's findings, under a title per kind."""
+    out: list[str] = []
     for kind, title in KINDS:
-        chosen = [finding for finding in findings if finding.kind == kind]
+        chosen = [finding for finding in imported.conversion.findings if finding.kind == kind]
         if chosen:
             out += ["", f"{title}:"] + [f"  {finding}" for finding in chosen]
+    return out
+
+
+def _comparison_lines(imported: Imported) -> list[str]:
     comparison = imported.comparison
-    out += ["", "compared with the original, by server name and port:"]
+    out = ["", "compared with the original, by server name and port:"]
     if comparison.same:
         out.append("  same: " + ", ".join(comparison.same))
     out += [f"  {server}: {difference}" for server, difference in comparison.differences]
     if imported.intended_difference():
         out += ["", "intended difference: " + imported.intended_difference()]
-    if verification is not None:
-        out += ["", *verification.lines()]
-    left = sum(finding.kind == "not converted" for finding in findings)
+    return out
+
+
+def _verdict(imported: Imported) -> str:
+    left = sum(finding.kind == "not converted" for finding in imported.conversion.findings)
     verdict = (
         "everything converted, no difference"
         if imported.exit_code == EXIT_OK
         else f"{left} directive(s) not converted, "
-        f"{len(comparison.differences)} difference(s) from the original"
+        f"{len(imported.comparison.differences)} difference(s) from the original"
     )
-    out += ["", f"{len(imported.conversion.environments)} environment(s): {verdict}"]
-    return "\n".join(out) + "\n"
+    return f"{len(imported.conversion.environments)} environment(s): {verdict}"
