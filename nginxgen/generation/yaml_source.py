@@ -306,37 +306,34 @@ def _parse_with(loader_class: type[Any], text: str, file: str) -> tuple[Any, Sou
         loader = loader_class(text)
         node = loader.get_single_node()
         data = None if node is None else _Builder(loader, source).build(node, ())
-    except _DuplicateKey as duplicate:
-        line, column = _position(duplicate.mark)
-        raise ConfigError(
-            [
-                Problem(
-                    file,
-                    line,
-                    column,
-                    dotted((*duplicate.path, duplicate.key)),
-                    f"duplicate key {duplicate.key!r}",
-                )
-            ]
-        ) from None
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, column = _position(mark) if mark else (1, 1)
-        message = ": ".join(part for part in (error.context, error.problem) if part)
-        kind = _RefusedDocument if isinstance(error, _Refused) else ConfigError
-        raise kind([Problem(file, line, column, "", f"invalid YAML: {message}")]) from None
-    except yaml.reader.ReaderError as error:
-        # The pure-Python reader counts characters (libyaml bytes; its error is not reported).
-        character = error.character
-        code = character if isinstance(character, int) else ord(character)
-        line, column = _text_position(text, error.position)
-        raise ConfigError(
-            [Problem(file, line, column, "", f"invalid YAML: character U+{code:04X} not allowed")]
-        ) from None
-    except (yaml.YAMLError, RecursionError) as error:
-        message = f"invalid YAML: {error}" if isinstance(error, yaml.YAMLError) else "too deep"
-        raise ConfigError([Problem(file, 1, 1, "", message.splitlines()[0])]) from None
+    except (_DuplicateKey, yaml.YAMLError, RecursionError) as error:
+        raise _refusal(error, text, file) from None
     finally:
         if loader is not None:
             loader.dispose()
     return data, source
+
+
+def _refusal(
+    error: _DuplicateKey | yaml.YAMLError | RecursionError, text: str, file: str
+) -> ConfigError:
+    """The error a document that does not parse is reported with, located where possible."""
+    if isinstance(error, _DuplicateKey):
+        line, column = _position(error.mark)
+        path = dotted((*error.path, error.key))
+        return ConfigError([Problem(file, line, column, path, f"duplicate key {error.key!r}")])
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+        line, column = _position(mark) if mark else (1, 1)
+        message = ": ".join(part for part in (error.context, error.problem) if part)
+        kind = _RefusedDocument if isinstance(error, _Refused) else ConfigError
+        return kind([Problem(file, line, column, "", f"invalid YAML: {message}")])
+    if isinstance(error, yaml.reader.ReaderError):
+        # The pure-Python reader counts characters (libyaml bytes; its error is not reported).
+        character = error.character
+        code = character if isinstance(character, int) else ord(character)
+        line, column = _text_position(text, error.position)
+        message = f"invalid YAML: character U+{code:04X} not allowed"
+        return ConfigError([Problem(file, line, column, "", message)])
+    message = f"invalid YAML: {error}" if isinstance(error, yaml.YAMLError) else "too deep"
+    return ConfigError([Problem(file, 1, 1, "", message.splitlines()[0])])
