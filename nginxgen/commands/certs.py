@@ -27,6 +27,7 @@ from nginxgen.docker.proxy import connect
 from nginxgen.docker.selection import ProxySelection
 from nginxgen.generation.models import AcmeSettings
 from nginxgen.generation.pipeline import generate
+from nginxgen.generation.plan_types import Plan
 from nginxgen.nginx.certificates import (
     CertFinding,
     FileReader,
@@ -106,22 +107,27 @@ def certs(
     moment = now or datetime.datetime.now(datetime.UTC)
     read, where = host_reader(root, here or Path.cwd())
     findings = inspect_certificates(certificate_sites(plan), moment, warn_days, read)
-    if project.settings.acme is not None:
+    acme = project.settings.acme
+    if acme is not None:
         due = [
             order for order in orders(plan, project.settings) if next_deploy_obtains(order, read)
         ]
-        findings = acme_findings(findings, due, project.settings.acme)
-    # mTLS: the client CA files (tls.client_certificates.ca) nginx loads as well.
-    findings += [
+        findings = acme_findings(findings, due, acme)
+    findings += _client_ca_findings(plan, moment, warn_days)
+    exit_code = EXIT_FINDINGS if has_errors(findings) else EXIT_OK
+    if output_format is OutputFormat.json:
+        return json_report({**as_document(findings), "read": where or None}, exit_code)
+    return Report(exit_code, (f"{where}\n" if where else "") + as_text(findings))
+
+
+def _client_ca_findings(plan: Plan, moment: datetime.datetime, warn_days: int) -> list[CertFinding]:
+    """mTLS: the client CA files (tls.client_certificates.ca) nginx loads as well."""
+    return [
         finding
         for env in plan.environments
         if env.tls and env.tls.client_ca
         for finding in inspect_client_ca(env.name, env.tls.client_ca, moment, warn_days)
     ]
-    exit_code = EXIT_FINDINGS if has_errors(findings) else EXIT_OK
-    if output_format is OutputFormat.json:
-        return json_report({**as_document(findings), "read": where or None}, exit_code)
-    return Report(exit_code, (f"{where}\n" if where else "") + as_text(findings))
 
 
 def renew(
