@@ -112,14 +112,7 @@ def _add_header(draft: SiteDraft, directive: Directive, route: RouteDraft) -> No
     name, value = args[0], args[1]
     if len(args) == 2:
         draft.collector.note(directive, "nginxgen sends response headers `always`")
-    lower = name.lower()
-    if route is draft.server and lower == "strict-transport-security":
-        draft.hsts = _hsts(value)
-        if draft.hsts is None:
-            draft.collector.left(directive, "HSTS value nginxgen cannot express")
-        return
-    if route is draft.server and lower in SECURITY_HEADERS and is_valid(HeaderValue, value):
-        draft.security[SECURITY_HEADERS[lower]] = value
+    if route is draft.server and _security_header(draft, directive, name.lower(), value):
         return
     route.own_response_headers = True
     if is_valid(HeaderName, name) and is_valid(HeaderValue, value):
@@ -129,6 +122,19 @@ def _add_header(draft: SiteDraft, directive: Directive, route: RouteDraft) -> No
             route.response_headers[name] = value
     else:
         keep_raw(draft, directive, route, "location", "header value with variables or quotes")
+
+
+def _security_header(draft: SiteDraft, directive: Directive, lower: str, value: str) -> bool:
+    """A server's HSTS or security header, taken into nginxgen's own keys: whether it was."""
+    if lower == "strict-transport-security":
+        draft.hsts = _hsts(value)
+        if draft.hsts is None:
+            draft.collector.left(directive, "HSTS value nginxgen cannot express")
+        return True
+    if lower in SECURITY_HEADERS and is_valid(HeaderValue, value):
+        draft.security[SECURITY_HEADERS[lower]] = value
+        return True
+    return False
 
 
 def _hsts(value: str) -> dict[str, Any] | None:
