@@ -103,23 +103,25 @@ class _HttpLevel:
 
 
 def _http_level(http: list[Directive]) -> _HttpLevel:
-    upstreams = {
-        d.args[0]: sorted(
-            s.args[0] if ":" in s.args[0] else f"{s.args[0]}:80"
-            for s in block_of(d)
-            if s.name == "server" and s.args
-        )
-        for d in http
-        if d.name == "upstream" and d.args
-    }
-    zones = {
-        next((a[5:].split(":")[0] for a in d.args if a.startswith("zone=")), ""): next(
-            (a[5:] for a in d.args if a.startswith("rate=")), ""
-        )
-        for d in http
-        if d.name == "limit_req_zone"
-    }
+    upstreams = {d.args[0]: _upstream_servers(d) for d in http if d.name == "upstream" and d.args}
+    zones = dict(_zone(d) for d in http if d.name == "limit_req_zone")
     return _HttpLevel(upstreams, zones)
+
+
+def _upstream_servers(upstream: Directive) -> list[str]:
+    """An upstream's servers as host:port (nginx's default port 80), sorted."""
+    return sorted(
+        s.args[0] if ":" in s.args[0] else f"{s.args[0]}:80"
+        for s in block_of(upstream)
+        if s.name == "server" and s.args
+    )
+
+
+def _zone(limit_req_zone: Directive) -> tuple[str, str]:
+    """A `limit_req_zone`'s name and rate."""
+    args = limit_req_zone.args
+    name = next((a[5:].split(":")[0] for a in args if a.startswith("zone=")), "")
+    return name, next((a[5:] for a in args if a.startswith("rate=")), "")
 
 
 def view(config: ParsedConfig) -> dict[str, ServerView]:
@@ -328,11 +330,14 @@ def _differences(
         found += _location_differences(
             key, before.locations.get(key), after.locations.get(key), before_all, after_all
         )
-    if before.regex_order != after.regex_order and set(before.regex_order) == set(
-        after.regex_order
-    ):
-        found.append("regex locations in another order: " + ", ".join(after.regex_order))
-    return found
+    return found + _regex_order_difference(before.regex_order, after.regex_order)
+
+
+def _regex_order_difference(before: list[str], after: list[str]) -> list[str]:
+    """The same regex locations in another order: nginx tries them in file order."""
+    if before != after and set(before) == set(after):
+        return ["regex locations in another order: " + ", ".join(after)]
+    return []
 
 
 def _location_differences(
