@@ -220,17 +220,22 @@ def as_redirector(server: Server) -> Redirector | None:
             acme, acme_location = root, location
         else:
             others.append(location)
-    body = [d for d in server.body if not _inert(d)]
-    if redirect := redirect_of(body):
-        if others or len(body) != 1:
-            return None
-        return Redirector(server, *redirect, acme, acme_location)
-    if body or len(others) != 1 or others[0].args != ("/",):
-        return None
-    redirect = redirect_of(block_of(others[0]))
-    if redirect is None or len(block_of(others[0])) != 1:
+    redirect = _only_redirect([d for d in server.body if not _inert(d)], others)
+    if redirect is None:
         return None
     return Redirector(server, *redirect, acme, acme_location)
+
+
+def _only_redirect(body: list[Directive], others: list[Directive]) -> tuple[str, str] | None:
+    """The redirect when it is all the server does besides ACME: a `return` alone in the
+    server, or alone in its one other location, `location /`."""
+    if redirect := redirect_of(body):
+        return None if others or len(body) != 1 else redirect
+    if body or len(others) != 1 or others[0].args != ("/",):
+        return None
+    inner = block_of(others[0])
+    redirect = redirect_of(inner)
+    return None if redirect is None or len(inner) != 1 else redirect
 
 
 @dataclass
