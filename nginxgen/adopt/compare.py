@@ -239,15 +239,23 @@ def _upstream_path(inner: list[Directive], match: str, path: str, sets: dict[str
     proxy = next((d for d in inner if d.name == "proxy_pass" and d.args), None)
     if proxy is None:
         return ""
-    rewrite = next((d for d in inner if d.name == "rewrite" and len(d.args) >= 2), None)
-    if rewrite is not None:
-        prefix = stripped_prefix(rewrite.args[0], rewrite.args[1])
-        return f"{prefix}… → /…" if prefix else f"rewritten: {' '.join(rewrite.args)}"
+    rewritten = _rewritten(inner)
+    if rewritten is not None:
+        return rewritten
     url = PROXY_URL.fullmatch(_substitute(proxy.args[0], sets))
     uri = url["uri"] if url else None
     if not uri or (match != "regex" and uri == path):
         return "as requested"
     return f"{path}… → {uri}…"
+
+
+def _rewritten(inner: list[Directive]) -> str | None:
+    """What a location's `rewrite` does to the path (a stripped prefix, or the rule itself)."""
+    rewrite = next((d for d in inner if d.name == "rewrite" and len(d.args) >= 2), None)
+    if rewrite is None:
+        return None
+    prefix = stripped_prefix(rewrite.args[0], rewrite.args[1])
+    return f"{prefix}… → /…" if prefix else f"rewritten: {' '.join(rewrite.args)}"
 
 
 def _auth(directives: list[Directive]) -> str:
