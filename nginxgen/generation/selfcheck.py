@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from nginxgen.core.errors import InvariantViolation, Problem
 from nginxgen.core.versions import parse_version
 from nginxgen.generation.loader import LoadedEnvironment
+from nginxgen.generation.models import Environment, catch_all_ports
 from nginxgen.generation.yaml_source import FieldPath
 from nginxgen.lint.engine import LintOptions, lint_text
 from nginxgen.nginx.config import ConfigParseError, Directive, load_text
@@ -52,8 +53,7 @@ def raw_duplicates(text: str, environments: Sequence[LoadedEnvironment]) -> list
     for environment in with_raw:
         model = environment.model
         for server in servers:
-            names = next((d.args for d in server.block or () if d.name == "server_name"), ())
-            if not names or names[0] != model.domains[0]:
+            if not _serves(server.block or (), model):
                 continue
             problems += _duplicated(environment, server.block or (), model.raw, ("raw",))
             for index, route in enumerate(model.routes):
@@ -62,6 +62,20 @@ def raw_duplicates(text: str, environments: Sequence[LoadedEnvironment]) -> list
                     path = ("routes", index, "raw")
                     problems += _duplicated(environment, location, route.raw, path)
     return problems
+
+
+def _serves(block: Sequence[Directive], model: Environment) -> bool:
+    """Whether a server block is one of the environment's: its first name, or for a catch-all
+    without domains the `_` server on the ports it takes (nginxgen's own default servers are
+    only on the other ports, the metrics server never on 80 or 443)."""
+    names = next((d.args for d in block if d.name == "server_name"), ())
+    if not names:
+        return False
+    if model.domains:
+        return names[0] == model.domains[0]
+    ports = {d.args[0].rsplit(":", 1)[-1] for d in block if d.name == "listen" and d.args}
+    taken = {str(port) for port in catch_all_ports(model)}
+    return names[0] == "_" and bool(ports) and ports <= taken
 
 
 def _location(block: Sequence[Directive], match: str, path: str) -> tuple[Directive, ...] | None:
