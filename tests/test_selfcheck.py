@@ -174,7 +174,8 @@ def test_raw_directives_of_a_catch_all_without_domains_are_checked_against_its_o
     assert [problem.field for problem in refused.value.problems] == ["raw[0]"]
     (environments / "site.yaml").write_text(
         "catch_all: true\ntls: false\ncompression: false\n"
-        "services:\n  app: {host: app, port: 3000}\nroutes:\n  - {path: /, service: app}\nraw: ['gzip on']\n",
+        "services:\n  app: {host: app, port: 3000}\n"
+        "routes:\n  - {path: /, service: app}\nraw: ['gzip on']\n",
         encoding="utf-8",
     )
     assert "gzip on;" in generate_module.generate(environments, Settings()).text
