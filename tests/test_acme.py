@@ -115,6 +115,16 @@ def test_a_pending_environment_serves_port_80_only_with_the_webroot_and_a_503(
     assert "listen 443 ssl" in blog and "return 301 https://$host$request_uri;" in blog
 
 
+def test_when_every_https_environment_is_pending_no_https_server_is_left(tmp_path: Path) -> None:
+    """A first deploy with one HTTPS site waiting for its certificate: no default HTTPS server
+    either (it would carry an empty `ssl_protocols`, which nginx refuses)."""
+    environment(tmp_path, "shop", ["shop.test"])
+    generated = generate(tmp_path, Settings(), pending={"shop"})
+    assert not generated.plan.default_https
+    assert "listen 443" not in generated.text and "ssl_protocols" not in generated.text
+    assert generate(tmp_path, Settings()).plan.default_https
+
+
 # ---- certbot --------------------------------------------------------------------------------
 
 ORDER = Order(

@@ -17,6 +17,7 @@ import pytest
 from acme_fixtures import AcmeStack, acme_stack_for
 from cryptography import x509
 from nginx_fixtures import DockerStack, http_get, wait_for
+from ssh_fixtures import SshServer, docker_over_ssh, sshd
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
@@ -25,6 +26,7 @@ from nginxgen.core.formats import StatusFormat
 from nginxgen.docker.selection import ByContainer
 
 pytestmark = pytest.mark.nginx
+__all__ = ["sshd"]
 CERTIFICATES_DOC = Path(__file__).resolve().parent.parent / "docs" / "certificates.md"
 
 
@@ -217,3 +219,23 @@ def test_failed_issuance_exits_1_with_the_reason_and_leaves_the_live_config(
         lambda status: status == 200,
         timeout=20,
     )
+
+
+def test_renewal_through_docker_host_ssh(acme: AcmeStack, sshd: SshServer) -> None:
+    """`certs renew` on a remote proxy: certbot's container is started through the same SSH
+    connection to the proxy's Docker host (issue 21: renewal through `DOCKER_HOST=ssh://`)."""
+    acme.start_pebble()
+    acme.start_proxy(["shop.test"])
+    acme.settings()
+    acme.environment("shop", ["shop.test"])
+    code, output = cli(acme, "deploy")
+    assert code == 0, output
+    issued = acme.served_certificate("shop.test")
+    before = sshd.logins()
+    with docker_over_ssh(sshd), acme.load("shop.test") as load:
+        code, output = cli(acme, "certs", "renew", "--force")
+    assert code == 0, output
+    assert "shop: renewed shop.test" in output
+    assert sshd.logins() == before + 1  # one SSH connection for the whole command
+    assert load.sent > 5 and load.failures == [], (load.sent, load.failures)
+    assert acme.served_certificate("shop.test").serial_number != issued.serial_number

@@ -273,3 +273,21 @@ def test_verify_placeholders_cover_every_file_the_original_reads(tmp_path: Path)
     assert files["/etc/letsencrypt/ssl-dhparams.pem"].startswith(b"-----BEGIN DH PARAMETERS-----")
     assert files["/etc/letsencrypt/options-ssl-nginx.conf"] == b""
     assert files["/etc/nginx/htpasswd/a"] == b""
+
+
+def test_a_server_with_its_own_gzip_keeps_it_and_turns_the_default_compression_off(
+    tmp_path: Path,
+) -> None:
+    # The default compression would repeat `gzip` in the same server, which nginx refuses.
+    config = tmp_path / "site.conf"
+    config.write_text(
+        "server {\n    listen 80;\n    server_name localhost;\n    gzip on;\n"
+        "    gzip_types text/plain application/json;\n"
+        "    location / { proxy_pass http://app:3000; }\n}\n",
+        encoding="utf-8",
+    )
+    report = import_config(str(config), tmp_path / "out", False, OutputFormat.text)
+    assert report.exit_code in (0, 1), report.stdout + report.stderr
+    (written,) = (tmp_path / "out" / "environments").glob("*.yaml")
+    text = written.read_text(encoding="utf-8")
+    assert "compression: false" in text and "gzip on" in text

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
-from nginxgen.core.errors import InvariantViolation
+from nginxgen.core.errors import ConfigError, InvariantViolation
 from nginxgen.generation import pipeline as generate_module
 from nginxgen.generation.loader import load_settings
 from nginxgen.generation.models import Settings
@@ -157,3 +157,25 @@ def test_render_check_refuses_a_raw_directive_that_would_forge_a_dump(
         assert "U+000A" in result.stderr
     assert not escaped.exists()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["environments"]
+
+
+def test_raw_directives_of_a_catch_all_without_domains_are_checked_against_its_own_server(
+    tmp_path: Path,
+) -> None:
+    environments = tmp_path / "environments"
+    environments.mkdir()
+    (environments / "site.yaml").write_text(
+        "catch_all: true\ntls: false\nservices:\n  app: {host: app, port: 3000}\n"
+        "routes:\n  - {path: /, service: app}\nraw: ['gzip on']\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as refused:
+        generate_module.generate(environments, Settings())
+    assert [problem.field for problem in refused.value.problems] == ["raw[0]"]
+    (environments / "site.yaml").write_text(
+        "catch_all: true\ntls: false\ncompression: false\n"
+        "services:\n  app: {host: app, port: 3000}\n"
+        "routes:\n  - {path: /, service: app}\nraw: ['gzip on']\n",
+        encoding="utf-8",
+    )
+    assert "gzip on;" in generate_module.generate(environments, Settings()).text

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nginx_fixtures import DockerStack, require_image
+from nginx_fixtures import DockerStack, require_image, wait_for
 from typer.testing import CliRunner
 
 from nginxgen.cli import app
@@ -256,6 +256,14 @@ def test_live_files_a_restart_would_refuse_are_a_live_error(
 ) -> None:
     docker_stack.start_nginx(IMAGE, {}, volumes={str(project / "deployed"): CONF_D})
     proxy = docker_stack.wrapped("nginx")
+    # nginx has read its config (it writes its pid file after that) before the bad file lands:
+    # written earlier, the starting nginx would read it and exit.
+    wait_for(
+        "nginx started",
+        lambda: proxy.exec_run(["sh", "-c", "test -s /run/nginx.pid"]).exit_code,
+        lambda code: code == 0,
+        30,
+    )
     # Put there by hand, never tested: nginx keeps running the old config until it restarts.
     (project / "deployed" / "nginx-ssl.conf").write_text("server { listen 80; bogus on; }\n")
     result = CliRunner().invoke(app, ["status", "--container", proxy.name])

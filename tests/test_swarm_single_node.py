@@ -232,6 +232,9 @@ def swarm(docker_client: Any) -> Iterator[Any]:
     if state not in {"inactive", "active"}:
         pytest.fail(f"the Docker daemon's swarm is {state!r}", pytrace=False)
     initialised = state == "inactive"
+    # `swarm init` creates the docker_gwbridge network and `swarm leave` keeps it: removed too
+    # when this fixture made it, so the daemon ends as it began.
+    had_gwbridge = bool(docker_client.networks.list(names=["docker_gwbridge"]))
     if initialised:
         docker_client.swarm.init(advertise_addr="127.0.0.1")
     try:
@@ -239,6 +242,9 @@ def swarm(docker_client: Any) -> Iterator[Any]:
     finally:
         if initialised:
             docker_client.swarm.leave(force=True)
+            if not had_gwbridge:
+                for network in docker_client.networks.list(names=["docker_gwbridge"]):
+                    network.remove()
 
 
 @pytest.fixture(scope="module")

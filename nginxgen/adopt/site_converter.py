@@ -70,6 +70,7 @@ class SiteConverter:
             "security_headers": self._security_headers(),
             **self.draft.env,
             **({"raw": self.server.raw} if self.server.raw else {}),
+            **_own_compression(self.server.raw),
         }
 
     def _names_section(self, domains: list[str], aliases: list[str]) -> dict[str, Any]:
@@ -307,3 +308,9 @@ class SiteConverter:
         if access == (env_access or {}):
             return None
         return access
+
+
+def _own_compression(raw: list[str]) -> dict[str, Any]:
+    """A server that sets its own gzip directives keeps them (raw), so nginxgen's default
+    compression, which would repeat them in the same block, is turned off."""
+    return {"compression": False} if any(text.split()[0].startswith("gzip") for text in raw) else {}

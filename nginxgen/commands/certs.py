@@ -23,7 +23,6 @@ from nginxgen.core.formats import OutputFormat
 from nginxgen.docker.acme import Certbot
 from nginxgen.docker.deploy_flow import Outcome, Transcript, apply, find_proxies, locate_shared
 from nginxgen.docker.live import Refused
-from nginxgen.docker.proxy import connect
 from nginxgen.docker.selection import ProxySelection
 from nginxgen.generation.models import AcmeSettings
 from nginxgen.generation.pipeline import generate
@@ -163,7 +162,7 @@ def renew(
         if not due:
             transcript.say(f"nothing due: no certificate expires within {acme.renew_before} days")
             return Report(EXIT_OK, transcript.text)
-        certbot = Certbot(connect(), proxy, acme_client(acme))
+        certbot = Certbot(proxy.client, proxy, acme_client(acme))
         failures = []
         for order in due:
             run = certbot.renew(order)

@@ -87,7 +87,7 @@ def obtain_first(
             "'certificate pending'"
         )
         return deploy_candidate(pending.text, dry=True)
-    certbot = Certbot(connect(), proxies[0], acme_client(settings.acme))
+    certbot = Certbot(proxies[0].client, proxies[0], acme_client(settings.acme))
     outcomes: list[Outcome] = []
 
     def deploy_step(text: str) -> bool:

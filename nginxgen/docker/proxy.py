@@ -69,6 +69,15 @@ class ProxyContainer:
     def name(self) -> str:
         return str(self.container.name)
 
+    @property
+    def client(self) -> DockerClient:
+        """The client that found this container: one connection (one SSH login over
+        `DOCKER_HOST=ssh://`) for everything a command does on the proxy's host."""
+        client = self.container.client
+        if client is None:  # a container the SDK did not fetch: never so for a found proxy
+            raise RuntimeError(f"container {self.name} has no Docker client")
+        return client
+
     def mounts(self) -> tuple[Mount, ...]:
         self.container.reload()
         return tuple(

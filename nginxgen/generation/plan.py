@@ -230,7 +230,7 @@ def build_plan(
     problems = [*loading_problems, *check_environments(ordered, settings)]
     if problems:
         raise ConfigError(problems)
-    default_http, default_https = _default_servers(ordered, settings)
+    default_http, default_https = _default_servers(ordered, settings, pending)
     default_quic = default_https and any(env.model.http3 for env in ordered)
     planned = _planned_environments(ordered, settings, pending, default_quic)
     locations = [location for env in planned for location in env.locations]
@@ -316,12 +316,14 @@ def _json_log_format(planned: Sequence[EnvironmentPlan]) -> str | None:
 
 
 def _default_servers(
-    environments: Sequence[LoadedEnvironment], settings: Settings
+    environments: Sequence[LoadedEnvironment], settings: Settings, pending: Collection[str] = ()
 ) -> tuple[bool, bool]:
     """Whether nginxgen's refusing default server is needed on HTTP and on HTTPS: not on a port
-    a catch-all environment answers."""
+    a catch-all environment answers, and not on HTTPS while every HTTPS environment waits for
+    its certificate (`pending`: nothing would be served there, and no profile sets its TLS
+    versions)."""
     taken = {port for env in environments for port in catch_all_ports(env.model)}
-    https = any(env.model.tls.enabled for env in environments)
+    https = any(env.model.tls.enabled and env.name not in pending for env in environments)
     return (
         settings.default_server and 80 not in taken,
         settings.default_server and https and 443 not in taken,

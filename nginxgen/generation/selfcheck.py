@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from nginxgen.core.errors import InvariantViolation, Problem
 from nginxgen.core.versions import parse_version
 from nginxgen.generation.loader import LoadedEnvironment
+from nginxgen.generation.models import Environment, catch_all_ports
 from nginxgen.generation.yaml_source import FieldPath
 from nginxgen.lint.engine import LintOptions, lint_text
 from nginxgen.nginx.config import ConfigParseError, Directive, load_text
@@ -48,7 +49,7 @@ def raw_duplicates(text: str, environments: Sequence[LoadedEnvironment]) -> list
         problem
         for environment in with_raw
         for server in servers
-        if _is_server_of(server, environment)
+        if _serves(server.block or (), environment.model)
         for problem in _server_duplicates(environment, server.block or ())
     ]
 
@@ -56,13 +57,6 @@ def raw_duplicates(text: str, environments: Sequence[LoadedEnvironment]) -> list
 def _has_raw(environment: LoadedEnvironment) -> bool:
     model = environment.model
     return bool(model.raw) or any(route.raw for route in model.routes)
-
-
-def _is_server_of(server: Directive, environment: LoadedEnvironment) -> bool:
-    """Whether `server` is one of the environment's (its first server_name is the primary
-    domain); the servers of its redirect names start with another name."""
-    names = next((d.args for d in server.block or () if d.name == "server_name"), ())
-    return bool(names) and names[0] == environment.model.domains[0]
 
 
 def _server_duplicates(environment: LoadedEnvironment, block: Sequence[Directive]) -> list[Problem]:
@@ -74,6 +68,20 @@ def _server_duplicates(environment: LoadedEnvironment, block: Sequence[Directive
         if location is not None and route.raw:
             problems += _duplicated(environment, location, route.raw, ("routes", index, "raw"))
     return problems
+
+
+def _serves(block: Sequence[Directive], model: Environment) -> bool:
+    """Whether a server block is one of the environment's: its first name, or for a catch-all
+    without domains the `_` server on the ports it takes (nginxgen's own default servers are
+    only on the other ports, the metrics server never on 80 or 443)."""
+    names = next((d.args for d in block if d.name == "server_name"), ())
+    if not names:
+        return False
+    if model.domains:
+        return names[0] == model.domains[0]
+    ports = {d.args[0].rsplit(":", 1)[-1] for d in block if d.name == "listen" and d.args}
+    taken = {str(port) for port in catch_all_ports(model)}
+    return names[0] == "_" and bool(ports) and ports <= taken
 
 
 def _location(block: Sequence[Directive], match: str, path: str) -> tuple[Directive, ...] | None:
