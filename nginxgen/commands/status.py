@@ -24,9 +24,10 @@ from typing import Literal
 from nginxgen.commands.certificates import acme_states
 from nginxgen.commands.project import htpasswd_files, open_project
 from nginxgen.commands.result import EXIT_FINDINGS, EXIT_OK, Report, json_report
-from nginxgen.commands.status_metrics import openmetrics_report
+from nginxgen.commands.status_metrics import openmetrics_report, service_facts
 from nginxgen.core.facts import DOCKER_RESOLVER
 from nginxgen.core.formats import StatusFormat
+from nginxgen.core.openmetrics import ServiceFact
 from nginxgen.docker import journal
 from nginxgen.docker.deploy_flow import Progress, find_proxies, locate, quiet, render_directory
 from nginxgen.docker.live import (
@@ -36,13 +37,12 @@ from nginxgen.docker.live import (
     render_directory_mounted,
     version_of,
 )
-from nginxgen.docker.operations import answers, kept_versions, resolve
+from nginxgen.docker.operations import kept_versions
 from nginxgen.docker.proxy import ProxyContainer, connect
 from nginxgen.docker.selection import BySwarmService, ProxySelection
 from nginxgen.docker.swarm_rollout import config_target, service_status, uses_config
 from nginxgen.generation.loader import LoadedEnvironment
-from nginxgen.generation.models import Settings, effective_strategy
-from nginxgen.generation.naming import reached_host
+from nginxgen.generation.models import Settings
 from nginxgen.generation.pipeline import Generated, generate
 from nginxgen.generation.plan_types import EnvironmentPlan
 from nginxgen.nginx.certificates import CertificateSite, inspect_environment_certificates
@@ -120,51 +120,30 @@ def version_findings(
 def service_findings(
     proxy: ProxyContainer, environments: Iterable[LoadedEnvironment], settings: Settings
 ) -> list[Finding]:
-    findings = []
-    for environment in environments:
-        strategy = effective_strategy(environment.model, settings)
-        for name, service in sorted(environment.model.services.items()):
-            for given in service.addresses:
-                # What nginx resolves: on swarm `tasks.<host>`, every task (docs/swarm.md).
-                host = reached_host(given, settings.platform, strategy)
-                label = f"service {name} ({host}:{service.port})"
-                addresses = resolve(proxy, host)
-                if not addresses:
-                    findings.append(
-                        Finding(
-                            "service",
-                            "error",
-                            f"{label} does not resolve from inside the proxy: its routes "
-                            "answer the unavailable page (container stopped, or not on the "
-                            "proxy's network?)",
-                            environment.name,
-                        )
-                    )
-                    continue
-                reached = [
-                    address for address in addresses if answers(proxy, address, service.port)
-                ]
-                count = f"{len(addresses)} address{'es' if len(addresses) > 1 else ''}"
-                if not reached:
-                    findings.append(
-                        Finding(
-                            "service",
-                            "error",
-                            f"{label} resolves ({count}) but nothing accepts connections on "
-                            f"port {service.port}",
-                            environment.name,
-                        )
-                    )
-                else:
-                    findings.append(
-                        Finding(
-                            "service",
-                            "ok",
-                            f"{label}: {count}, {len(reached)} answering",
-                            environment.name,
-                        )
-                    )
-    return findings
+    return [_service_finding(fact) for fact in service_facts(proxy, environments, settings)]
+
+
+def _service_finding(fact: ServiceFact) -> Finding:
+    label = f"service {fact.service} ({fact.host}:{fact.port})"
+    if not fact.addresses:
+        return Finding(
+            "service",
+            "error",
+            f"{label} does not resolve from inside the proxy: its routes answer the "
+            "unavailable page (container stopped, or not on the proxy's network?)",
+            fact.environment,
+        )
+    count = f"{fact.addresses} address{'es' if fact.addresses > 1 else ''}"
+    if not fact.answering:
+        return Finding(
+            "service",
+            "error",
+            f"{label} resolves ({count}) but nothing accepts connections on port {fact.port}",
+            fact.environment,
+        )
+    return Finding(
+        "service", "ok", f"{label}: {count}, {fact.answering} answering", fact.environment
+    )
 
 
 def _scoped(finding: Finding, path: str, live_text: str | None) -> Finding:

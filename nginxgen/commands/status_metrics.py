@@ -7,7 +7,7 @@ figures, and a textfile collector's cron job must not lose them to a non-zero ex
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from nginxgen.commands.result import Report
@@ -16,6 +16,7 @@ from nginxgen.docker.deploy_record import last_deploy
 from nginxgen.docker.live import LiveLayout, Refused
 from nginxgen.docker.operations import answers, resolve
 from nginxgen.docker.proxy import ProxyContainer
+from nginxgen.generation.loader import LoadedEnvironment
 from nginxgen.generation.models import Settings, effective_strategy
 from nginxgen.generation.naming import reached_host
 from nginxgen.generation.pipeline import Generated
@@ -38,9 +39,12 @@ def certificate_facts(proxy: ProxyContainer, generated: Generated) -> Iterator[C
 
 
 def service_facts(
-    proxy: ProxyContainer, generated: Generated, settings: Settings
+    proxy: ProxyContainer, environments: Iterable[LoadedEnvironment], settings: Settings
 ) -> Iterator[ServiceFact]:
-    for environment in generated.environments:
+    """Each service address as nginx looks it up (on swarm `tasks.<host>`, every task:
+    docs/swarm.md), resolved and connected to from inside the proxy; `status` words the same
+    facts as findings."""
+    for environment in environments:
         strategy = effective_strategy(environment.model, settings)
         for name, service in sorted(environment.model.services.items()):
             for given in service.addresses:
@@ -69,7 +73,7 @@ def status_facts(
     return StatusFacts(
         proxy=proxy.name,
         certificates=tuple(certificate_facts(proxy, generated)),
-        services=tuple(service_facts(proxy, generated, settings)),
+        services=tuple(service_facts(proxy, generated.environments, settings)),
         drift=drift,
         last_deploy=deploy,
     )
