@@ -22,7 +22,7 @@ REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "reference.md"
 COMMON_OPTIONS = {"--environments", "--settings"}
 # The proxy-selection options: described under `nginxgen deploy`, taken by these commands too.
 PROXY_OPTIONS = {"--container", "--compose-service", "--swarm-service", "--project"}
-PROXY_COMMANDS = {"rollback", "status"}
+PROXY_COMMANDS = {"rollback", "status", "certs renew"}
 
 
 def nested_models(annotation: object) -> Iterator[type[BaseModel]]:
@@ -68,14 +68,20 @@ def test_a_field_that_is_not_documented_is_found() -> None:
 
 
 def command_options() -> Iterator[tuple[str, str]]:
-    group = typer.main.get_command(app)
+    """(command, option) for every command, subcommands (`certs renew`) included."""
+    yield from _options(typer.main.get_command(app), "")
+
+
+def _options(group: object, prefix: str) -> Iterator[tuple[str, str]]:
     for name, command in sorted(getattr(group, "commands", {}).items()):
+        full = f"{prefix}{name}"
         for parameter in command.params:
             if parameter.param_type_name == "option":
                 long = [opt for opt in parameter.opts if opt.startswith("--")]
-                yield name, (long or list(parameter.opts))[0]
+                yield full, (long or list(parameter.opts))[0]
             else:
-                yield name, str(parameter.name).upper()
+                yield full, str(parameter.name).upper()
+        yield from _options(command, f"{full} ")
 
 
 def command_section(text: str, command: str) -> str:
