@@ -395,11 +395,16 @@ def test_host_mode_ports_keep_the_client_address(
         connection.sendall(f"GET {path} HTTP/1.0\r\nHost: {DOMAIN}\r\n\r\n".encode())
         answer = connection.recv(4096).decode()
     assert answer.startswith("HTTP/1.1 200"), answer
+
     # nginx logs $remote_addr, the address it sends as X-Real-IP; the routing mesh would show
     # one of its own (10.0.0.x), the loopback path Docker's proxy's gateway address.
-    logs = bytes(proxy.proxy_container().logs()).decode()
-    lines = [line for line in logs.splitlines() if path in line]
-    assert len(lines) == 1, logs[-2000:]
+    # nginx writes the access log line after it has sent the answer: wait for it to show.
+    def logged() -> list[str]:
+        logs = bytes(proxy.proxy_container().logs()).decode()
+        return [line for line in logs.splitlines() if path in line]
+
+    lines = wait_for("the request's access log line", logged, lambda found: bool(found), 10)
+    assert len(lines) == 1, lines
     assert lines[0].split()[0] == address, lines[0]
 
 
